@@ -1,0 +1,3 @@
+from reversal.cli import main
+
+main()

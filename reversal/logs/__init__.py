@@ -1,0 +1,1 @@
+"""Pure log evidence: readers, normalization, signatures, attribution, comparison."""

@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reversal.errors import InputError
+from reversal.logs.signatures import BUILTIN
+from reversal.playbooks import BUILTIN_DIR, load_playbooks, order, parse_playbook
+
+
+def _doc(**changes):
+    data = yaml.safe_load((BUILTIN_DIR / "response-timing.yaml").read_text())
+    data.update(changes)
+    return data
+
+
+def test_builtins_cover_the_seven_slices_with_p0_first():
+    books = load_playbooks(None, BUILTIN)
+    assert set(books) == {
+        "webhooks-email", "background-jobs", "response-timing", "appointment-reconcile",
+        "followups", "availability", "emailbison-availability-slot",
+    }
+    run_order = order(books)
+    p0 = {s for s, b in books.items() if b.priority == "P0"}
+    assert set(run_order[: len(p0)]) == p0 == {"webhooks-email", "background-jobs", "response-timing"}
+    assert books["followups"].after and set(books["followups"].after) == p0
+    assert books["webhooks-email"].verify == "passive"
+    assert books["background-jobs"].must_be_off == ("BACKGROUND_JOBS_INLINE_EMERGENCY_FALLBACK",)
+
+
+def test_dispatch_key_follows_the_route_bucket_rule():
+    books = load_playbooks(None, BUILTIN)
+    at = 1771384784324  # 2026-02-18T03:19:44.324Z, the real post-change probe
+    assert books["response-timing"].probe.dispatch.expected_key(at) == "cron:response-timing:2026-02-18T03:15"
+    assert books["followups"].probe.dispatch.expected_key(at) == "cron:followups:2026-02-18T03:19"
+
+
+def test_inbox_route_is_refused_as_keep_sync():
+    with pytest.raises(InputError, match="keep-sync"):
+        parse_playbook(_doc(route="/api/inbox/conversations"), "x.yaml")
+
+
+def test_slice_without_rollback_value_is_refused():
+    doc = _doc(flag={"name": "CRON_RESPONSE_TIMING_USE_INNGEST", "on": "true"})
+    with pytest.raises(InputError, match=r"x\.yaml: field 'flag\.off' is missing"):
+        parse_playbook(doc, "x.yaml")
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"window": "soon"}, "field 'window'"),
+        ({"kind": "batch"}, "field 'kind'"),
+        ({"gate": {"min_drop": 2}}, "field 'gate.min_drop'"),
+        ({"target": {"statuses": ["boom"]}}, "field 'target.statuses'"),
+        ({"flag": {"name": "X", "on": "true ", "off": "false"}}, "field 'flag.on'"),
+    ],
+)
+def test_bad_fields_are_named(changes, fragment):
+    with pytest.raises(InputError, match=fragment):
+        parse_playbook(_doc(**changes), "x.yaml")
+
+
+def test_unknown_signature_and_unknown_after_are_named(tmp_path: Path):
+    with pytest.raises(InputError, match="unknown signatures"):
+        parse_playbook(_doc(target={"statuses": [500], "signatures": ["nope"]}), "x.yaml", BUILTIN)
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(_doc(after=["ghost"])))
+    with pytest.raises(InputError, match="unknown slices"):
+        load_playbooks(tmp_path)
+
+
+def test_dependency_cycle_is_refused(tmp_path: Path):
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(_doc(slice="a", after=["b"])))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(_doc(slice="b", after=["a"])))
+    with pytest.raises(InputError, match="cycle"):
+        load_playbooks(tmp_path)
