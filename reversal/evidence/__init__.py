@@ -1,0 +1,1 @@
+"""Evidence: artifact files, manifest, timeline and reports."""

@@ -1,0 +1,54 @@
+"""Atomic artifact writes and the UTC stamps artifact names carry.
+
+An artifact is either fully written or absent: temp file in the same folder, fsync, rename.
+A crash never leaves a half-written JSON file that a resumed run would trust.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def utc_stamp(ms: int) -> str:
+    """``2026-02-18T03-16-31Z``: the file-name-safe UTC stamp used in artifact names."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
+
+
+def utc_iso(ms: int) -> str:
+    """``2026-02-18T03:16:31.123Z``: the stamp used inside artifacts."""
+    moment = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+    return write_atomic(path, text.encode("utf-8"))
+
+
+def write_text(path: Path, text: str) -> Path:
+    return write_atomic(path, text.encode("utf-8"))

@@ -1,0 +1,1 @@
+"""Effects behind small objects: the Vercel API, app probes, the durable run ledger."""
