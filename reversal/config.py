@@ -102,7 +102,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _linked_project(root: Path) -> dict[str, str]:
+def linked_project(root: Path) -> dict[str, str]:
     """``.vercel/project.json`` as ``vercel link`` writes it: ``projectId``, ``orgId``."""
     path = root / ".vercel" / "project.json"
     if not path.is_file():
@@ -129,7 +129,7 @@ def load_config(
     source = path or (cwd / CONFIG_NAME if (cwd / CONFIG_NAME).is_file() else None)
     data = _read_yaml(source) if source else {}
     root = source.parent if source else cwd
-    linked = _linked_project(root)
+    linked = linked_project(root)
 
     def pick(env_key: str | None, file_key: str, default: Any = None) -> Any:
         if env_key and environ.get(env_key):

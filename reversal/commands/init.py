@@ -1,0 +1,60 @@
+"""``reversal init``: scaffold ``reversal.yaml`` and copy the built-in playbooks."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import click
+
+_CONFIG = """\
+# reversal project configuration. Secrets never go here: VERCEL_TOKEN, CRON_SECRET,
+# INNGEST_SIGNING_KEY and DATABASE_URL come from the environment (or env_file).
+project_id: {project_id}        # or VERCEL_PROJECT_ID, or .vercel/project.json
+org_id: {org_id}                # team_... or user id; or VERCEL_ORG_ID
+app_url: {app_url}              # base URL the probes call; or REVERSAL_APP_URL
+environment: production
+artifacts: artifacts
+playbooks_dir: playbooks
+secrets: [CRON_SECRET, INNGEST_SIGNING_KEY]
+# env_file: .env.production.local   # as 'vercel env pull' writes it, for probe secrets
+# signatures:                        # extend or override the built-in catalogue
+#   my_timeout: "Task timed out after 120 seconds"
+"""
+
+
+def init(directory: Path, *, force: bool) -> int:
+    from reversal.config import linked_project
+    from reversal.errors import InputError
+    from reversal.playbooks import BUILTIN_DIR
+
+    config = directory / "reversal.yaml"
+    if config.exists() and not force:
+        raise InputError(f"{config}: already exists; use --force to overwrite it.")
+    linked = linked_project(directory)
+    config.write_text(_CONFIG.format(
+        project_id=linked.get("projectId", "prj_..."), org_id=linked.get("orgId", "team_..."),
+        app_url="https://your-app.vercel.app"), encoding="utf-8")
+    target = directory / "playbooks"
+    target.mkdir(exist_ok=True)
+    written = []
+    for source in sorted(BUILTIN_DIR.glob("*.yaml")):
+        dest = target / source.name
+        if dest.exists() and not force:
+            continue
+        shutil.copyfile(source, dest)
+        written.append(dest.name)
+    artifacts = directory / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    click.echo(f"wrote {config}")
+    click.echo(f"playbooks in {target}: {', '.join(written) or 'kept existing files'}")
+    return 0
+
+
+@click.command("init")
+@click.argument("directory", required=False, default=".", type=click.Path(path_type=Path,
+                file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def command(directory, force) -> int:
+    """Scaffold reversal.yaml and the built-in playbooks in DIRECTORY (default: here)."""
+    return init(directory, force=force)

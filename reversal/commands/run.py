@@ -1,0 +1,128 @@
+"""``reversal run``: walk one slice through the strict reversal loop (or resume it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from reversal.durations import parse_duration
+
+
+def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
+    """What a run would do, with exact windows, flags and requests; changes nothing."""
+    from reversal.evidence.files import utc_iso
+    from reversal.platform.probe import join_url
+
+    since = now_ms - int(window_s * 1000)
+    app = config.app_url or "<REVERSAL_APP_URL>"
+    requests = []
+    if book.probe is not None:
+        url = join_url(app, book.route)
+        auth = f"Authorization: Bearer <{book.probe.bearer_env}>" if book.probe.bearer_env else ""
+        requests = [f"{book.probe.method} {url} ({auth})", f"{book.probe.method} {url} (no auth: expect 401)"]
+    return {
+        "slice": book.slice, "route": book.route, "source": source,
+        "baseline_window": {"since": utc_iso(since), "until": utc_iso(now_ms)},
+        "post_window": f"{int(window_s)}s starting when the redeploy is READY",
+        "flag_write": {"key": book.flag.name, "value": book.flag.on, "target": config.environment,
+                       "rollback_value": book.flag.off},
+        "deploy": "redeploy of the current READY production deployment",
+        "probe_requests": requests or ["none: passive slice (logs + queue only)"],
+        "durable": {"function": book.durable.function, "queue": book.durable.queue},
+        "gate": {"min_drop": book.gate.min_drop, "alpha": book.gate.alpha,
+                 "burst": f"{book.gate.burst.per_minute}/min for {book.gate.burst.minutes} min",
+                 "barometers": list(book.gate.barometers)},
+        "on_fail": book.on_fail,
+    }
+
+
+def run(config_path: Path | None, slice_name: str, *, window: str | None, source: str, yes: bool,
+        dry_run: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...], as_json: bool) -> int:
+    from reversal.errors import InputError, StepFailed
+    from reversal.iteration.machine import drive, dumps, state_summary
+    from reversal.iteration.session import (
+        EXIT_BY_STATUS,
+        build_context,
+        open_session,
+        passed_slices,
+        resolve_playbook,
+    )
+    from reversal.iteration.state import IterationState
+    from reversal.ui import UI
+
+    window_s = parse_duration(window) if window else None
+    if window is not None and not window_s:
+        raise InputError(f"--window {window!r}: expected a duration like 30m or 1h.")
+    ui = UI(quiet=as_json)
+    with open_session(config_path, sandbox=sandbox, knobs=knobs) as session:
+        book, books = resolve_playbook(session.config, slice_name)
+        window_s = window_s or book.window_s
+        if dry_run:
+            plan = _plan(book, session.config, session.clock.now_ms(), window_s, source)
+            click.echo(dumps(plan) if as_json else "\n".join(
+                f"{k}: {v}" for k, v in plan.items()))
+            return 0
+        store = session.store
+        with store.exclusive_lock(f"reversal run --route {slice_name} (pid {os.getpid()})"):
+            state = store.open_for(slice_name)
+            if state is not None and state.sandbox:
+                state.status, state.step = "stopped", ""
+                state.reasons.append("abandoned: its in-process sandbox ended with its process")
+                store.save(state)
+                state = None
+            if state is None:
+                missing = [a for a in book.after if a not in passed_slices(store)]
+                if missing:
+                    raise StepFailed(
+                        f"refused: slice {slice_name} ({book.priority}) runs only after "
+                        f"{', '.join(missing)} PASSed; run those first ('reversal playbooks' "
+                        "shows the order and status)."
+                    )
+                now = session.clock.now_ms()
+                folder = store.new_folder(slice_name, now)
+                state = IterationState(
+                    iteration=folder.name, slice=slice_name, route=book.route, created_ms=now,
+                    window_s=window_s, source=source, sandbox=sandbox,
+                )
+                store.save(state)
+                ui.say(f"iteration {state.iteration} started ({folder})")
+            else:
+                ui.say(f"resuming iteration {state.iteration} at step {state.step}")
+            ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait)
+            state = drive(ctx, state)
+        summary = state_summary(state, store.folder(state.iteration))
+        if as_json:
+            click.echo(dumps(summary))
+        else:
+            ui.quiet = False
+            ui.say(f"{state.iteration}: {state.status}"
+                   + (f" — verdict {state.verdict}" if state.verdict else ""),
+                   fg="green" if state.status == "passed" else "yellow")
+            for reason in state.reasons:
+                ui.say(f"  - {reason}")
+            if state.waiting:
+                ui.say(f"  waiting: {state.waiting['reason']}")
+            ui.say(f"  evidence: {store.folder(state.iteration)}")
+        return EXIT_BY_STATUS[state.status]
+
+
+@click.command("run")
+@click.option("--route", "slice_name", required=True, help="The slice to run (playbook name).")
+@click.option("--window", help="Window length for baseline and post (default: the playbook's).")
+@click.option("--source", type=click.Choice(["api", "export"]), default="api", show_default=True,
+              help="Capture windows through the API, or ask for dashboard exports.")
+@click.option("--yes", is_flag=True, help="Do not ask before the first production change.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--no-wait", is_flag=True, help="Save state and exit 3 instead of waiting.")
+@click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox platform.")
+@click.option("--sandbox-knob", "knobs", multiple=True, metavar="KEY=VALUE",
+              help="Sandbox fault knob (with --sandbox).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="reversal.yaml")
+def command(slice_name, window, source, yes, dry_run, no_wait, sandbox, knobs, as_json,
+            config_path) -> int:
+    """Run (or resume) the strict reversal loop for one slice."""
+    return run(config_path, slice_name, window=window, source=source, yes=yes, dry_run=dry_run,
+               no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json)

@@ -1,0 +1,37 @@
+"""``timeline.md``: the operator timeline, rendered from the recorded events only.
+
+It is never edited by hand or appended to: every render starts from ``state.json``, so the
+timeline and the state cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+
+from reversal.iteration.state import IterationState
+from reversal.playbooks import Flag
+
+
+def _utc(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@cache
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("reversal", "evidence/templates"),
+        autoescape=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["utc"] = _utc
+    return env.get_template("timeline.md.j2")
+
+
+def render_timeline(state: IterationState, flag: Flag) -> str:
+    from reversal.durations import format_duration
+
+    return _template().render(state=state, flag=flag, window=format_duration(state.window_s))

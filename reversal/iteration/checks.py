@@ -1,0 +1,128 @@
+"""Decisions the steps make, kept pure where they can be: preflight, exports, evidence.
+
+Everything here takes values (env values, files, windows) and returns findings; the steps in
+``machine.py`` do the I/O around them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from reversal.errors import InputError
+from reversal.evidence.files import utc_iso
+from reversal.playbooks import Playbook
+from reversal.secrets import describe
+
+
+def env_checks(book: Playbook, values: Mapping[str, str | None],
+               secrets: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Whitespace/presence/allowed-value checks; shapes only, never a value."""
+    rows = []
+    for key in dict.fromkeys([*secrets, book.flag.name, *book.must_be_off]):
+        value = values.get(key)
+        shape = describe(key, value).as_json()
+        problem = None
+        if shape["hasLeadingOrTrailingWhitespace"]:
+            problem = f"{key} has leading or trailing whitespace (length {shape['length']})"
+        elif key in secrets and value is None:
+            problem = f"{key} is not set in the target environment"
+        elif key == book.flag.name and value is not None and value not in book.flag.allowed:
+            problem = f"{key} holds a value outside {list(book.flag.allowed)}"
+        elif key in book.must_be_off and value not in (None, "", "false", "0"):
+            problem = f"{key} must not be enabled for this slice (it re-enables the inline path)"
+        row = {**shape, "ok": problem is None}
+        if key == book.flag.name or key in book.must_be_off:
+            row["value"] = value  # flags are not secrets; operators need to see them
+        if problem:
+            row["problem"] = problem
+        rows.append(row)
+    return rows
+
+
+def preflight(book: Playbook, books: Mapping[str, Playbook], values: Mapping[str, str | None], *,
+              secrets: tuple[str, ...], passed: set[str], production: Mapping[str, Any],
+              vercel_json: dict[str, Any]) -> dict[str, Any]:
+    problems = []
+    missing = [a for a in book.after if a not in passed]
+    if missing:
+        problems.append(
+            f"slice {book.slice} runs only after {', '.join(missing)} PASSed "
+            f"({book.priority} after P0)"
+        )
+    rows = env_checks(book, values, secrets)
+    problems += [r["problem"] for r in rows if "problem" in r]
+    if production.get("state", "READY") != "READY":
+        problems.append(f"production deployment {production.get('id')} is not READY")
+    return {"ok": not problems, "problems": problems, "checks": rows, "crons": vercel_json,
+            "production": dict(production), "slice": book.slice, "route": book.route}
+
+
+def read_vercel_crons(root: Path | None) -> dict[str, Any]:
+    """The cron schedules of ``vercel.json``: recorded so a change to them is visible."""
+    path = (root or Path.cwd()) / "vercel.json"
+    if not path.is_file():
+        return {"file": None, "crons": []}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}).") from None
+    crons = data.get("crons", []) if isinstance(data, dict) else []
+    return {"file": str(path), "crons": crons}
+
+
+def export_request(state: Any, step: str, since_ms: int, until_ms: int) -> dict[str, Any]:
+    """What the operator must export from the dashboard for a window (source=export)."""
+    return {
+        "reason": (
+            f"attach the Vercel dashboard export of the {step} window: Logs → filter "
+            f"environment=production, all routes (barometers included), from "
+            f"{utc_iso(since_ms)} to {utc_iso(until_ms)} UTC; then run "
+            f"'reversal resume {state.iteration} --export FILE'."
+        ),
+        "window": {"since": utc_iso(since_ms), "until": utc_iso(until_ms),
+                   "since_ms": since_ms, "until_ms": until_ms},
+        "filters": {"environment": "production", "route": None},
+    }
+
+
+def validate_export(path: Path, since_ms: int, until_ms: int,
+                    deployment_id: str | None) -> dict[str, Any]:
+    """An attached export must cover the window and (post) come from the new deployment."""
+    from reversal.logs.readers import read_records
+
+    first = last = None
+    rows = 0
+    deployments: set[str] = set()
+    environments: set[str] = set()
+    for record in read_records(path):
+        rows += 1
+        first = record.ts_ms if first is None else min(first, record.ts_ms)
+        last = record.ts_ms if last is None else max(last, record.ts_ms)
+        if record.deployment_id:
+            deployments.add(record.deployment_id)
+        if record.environment:
+            environments.add(record.environment)
+    problems = []
+    slack = 120_000  # exports round to the minute; sparse traffic leaves edges empty
+    if not rows:
+        problems.append("it holds no rows")
+    else:
+        if first > since_ms + slack or last < until_ms - slack:
+            problems.append(
+                f"it covers {utc_iso(first)} → {utc_iso(last)}, not the window "
+                f"{utc_iso(since_ms)} → {utc_iso(until_ms)}"
+            )
+        if environments - {"production"}:
+            problems.append(f"it mixes environments {sorted(environments)}; filter production only")
+        if deployment_id and deployment_id not in deployments:
+            problems.append(f"it has no rows from the expected deployment {deployment_id}")
+    if problems:
+        raise InputError(f"{path}: the attached export does not match: {'; '.join(problems)}.")
+    return {"source": "dashboard-export", "file": path.name, "rows": rows,
+            "window": {"since_ms": since_ms, "until_ms": until_ms, "since": utc_iso(since_ms),
+                       "until": utc_iso(until_ms)},
+            "filters": {"environment": "production", "route": None},
+            "deployment_ids_seen": sorted(deployments)}
