@@ -56,7 +56,7 @@ def test_round_trip_and_bad_state_file():
     state = advance(_state(), "preflight", 5, "ok", ["a.json"])
     again = IterationState.from_json(state.to_json(), "state.json")
     assert again == state
-    with pytest.raises(InputError, match="state.json: not a reversal state file"):
+    with pytest.raises(InputError, match=r"state\.json: not a reversal state file"):
         IterationState.from_json({"version": 99}, "state.json")
     with pytest.raises(InputError, match="unknown step"):
         IterationState.from_json({**state.to_json(), "step": "teleport"}, "state.json")

@@ -21,9 +21,11 @@ def test_second_holder_gets_lockheld_naming_the_first(tmp_path):
     proc.start()
     try:
         assert ready.wait(10)
-        with pytest.raises(LockHeld, match="holder-A run --route response-timing") as info:
-            with IterationStore(tmp_path).exclusive_lock("B"):
-                pass
+        with (
+            pytest.raises(LockHeld, match="holder-A run --route response-timing") as info,
+            IterationStore(tmp_path).exclusive_lock("B"),
+        ):
+            pass
         assert info.value.exit_code == 4
     finally:
         release.set()
