@@ -126,3 +126,68 @@ def validate_export(path: Path, since_ms: int, until_ms: int,
                        "until": utc_iso(until_ms)},
             "filters": {"environment": "production", "route": None},
             "deployment_ids_seen": sorted(deployments)}
+
+
+def _target_counts(path: Path, books: list[Playbook], catalogue) -> dict[str, tuple[int, int, bool]]:
+    """Per slice: target failure rows, distinct requests, and whether every row had an id.
+
+    One pass over the file, whatever the number of slices.
+    """
+    from reversal.logs.readers import read_records
+
+    by_route: dict[str, list[Playbook]] = {}
+    for book in books:
+        by_route.setdefault(book.route, []).append(book)
+    rows = dict.fromkeys((b.slice for b in books), 0)
+    requests: dict[str, set[str]] = {b.slice: set() for b in books}
+    complete = dict.fromkeys((b.slice for b in books), True)
+    for record in read_records(path):
+        for book in by_route.get(record.route, ()):
+            names = catalogue.match(record.message)
+            if record.status in book.target.statuses or any(
+                n in book.target.signatures for n in names
+            ):
+                rows[book.slice] += 1
+                if record.request_id:
+                    requests[book.slice].add(record.request_id)
+                else:
+                    complete[book.slice] = False
+    return {s: (rows[s], len(requests[s]), complete[s]) for s in rows}
+
+
+def attribute_baseline(path: Path, book: Playbook, catalogue) -> dict[str, Any]:
+    """The baseline matrix, and whether the slice's route carries its target failures."""
+    from reversal.logs.attribution import attribute_files
+
+    matrix = attribute_files([path], catalogue)
+    rows, requests, ids_complete = _target_counts(path, [book], catalogue)[book.slice]
+    unit, count = ("requests", requests) if ids_complete and rows else ("rows", rows)
+    ranking = matrix.ranking()
+    rank = next((i for i, r in enumerate(ranking, 1) if r.route == book.route), None)
+    lines = [
+        f"# Attribution — {book.slice}", "",
+        f"- Window file: `{path.name}`",
+        f"- Target route: `{book.route}`; target statuses "
+        f"{[s if s is not None else 'blank' for s in book.target.statuses]}, signatures "
+        f"{list(book.target.signatures)}",
+        f"- Target failures: {rows} rows, {requests} distinct requests",
+        f"- Rank among failing routes: {rank if rank else 'not failing'}", "",
+        "| rank | route | eligibility | failing rows | signature rows |",
+        "| ---: | --- | --- | ---: | ---: |",
+        *(f"| {i} | `{r.route}` | {r.eligibility} | {r.failing_rows} | {r.signature_rows} |"
+          for i, r in enumerate(ranking[:15], 1)),
+    ]
+    return {"matrix": {**matrix.to_json(), "target": {"route": book.route, "rows": rows,
+                                                      "requests": requests}},
+            "markdown": "\n".join(lines) + "\n", "target_failures": count, "unit": unit,
+            "rank": rank}
+
+
+def target_failures(exports: tuple[Path, ...], books: Mapping[str, Playbook],
+                    catalogue) -> dict[str, int]:
+    """Per slice, target failure rows in the given exports (to rank what to run next)."""
+    totals = dict.fromkeys(books, 0)
+    for path in exports:
+        for name, counts in _target_counts(path, list(books.values()), catalogue).items():
+            totals[name] += counts[0]
+    return totals

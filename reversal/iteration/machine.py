@@ -95,6 +95,7 @@ def _capture(ctx: Context, state: IterationState, step: str, since_ms: int, unti
     out = ctx.artifact(state, step, "logs", "json")
     if state.source == "api":
         meta = ctx.platform.capture(since_ms, until_ms, out)
+        return state, [out.name, meta["meta_file"]]
     else:
         if ctx.export is None:
             raise _Wait(checks.export_request(state, step, since_ms, until_ms))
@@ -103,7 +104,7 @@ def _capture(ctx: Context, state: IterationState, step: str, since_ms: int, unti
                                       else None)
         shutil.copyfile(ctx.export, out)
         ctx.export = None
-    meta_path = write_json(out.with_name(out.name.replace("-logs-", "-meta-")), meta)
+    meta_path = write_json(out.with_name(f"{out.stem}.meta.json"), meta)
     return state, [out.name, meta_path.name]
 
 
@@ -312,10 +313,9 @@ def _rollback_capture(ctx: Context, state: IterationState) -> IterationState:
         ctx.ui.wait_until("rollback window", window["until_ms"], ctx.clock)
     out = ctx.artifact(state, "rollback", "logs", "json")
     meta = ctx.platform.capture(window["since_ms"], window["until_ms"], out)
-    meta_path = write_json(out.with_name(out.name.replace("-logs-", "-meta-")), meta)
     return advance(state, "rollback-capture", ctx.clock.now_ms(),
                    f"Captured the rollback window ({meta.get('rows', '?')} rows); rollback "
-                   "complete.", [out.name, meta_path.name], window=window)
+                   "complete.", [out.name, meta["meta_file"]], window=window)
 
 
 HANDLERS: dict[str, Callable[[Context, IterationState], IterationState]] = {

@@ -24,7 +24,8 @@ class Platform(Protocol):
         """The current READY production deployment: ``{id, url, name}``."""
 
     def capture(self, since_ms: int, until_ms: int, out: Path) -> dict[str, Any]:
-        """Write the request-log window to ``out`` (export JSON) and return its meta."""
+        """Write the request-log window to ``out`` (export JSON) and its meta file; return the
+        meta, with ``meta_file`` naming the meta file written beside ``out``."""
 
     def write_flag(self, key: str, value: str, allowed: tuple[str, ...]) -> dict[str, Any]:
         """Set a flag; returns ``{changed, length, whitespace}`` after an exact read-back."""
