@@ -103,26 +103,8 @@ def test_token_is_nowhere(fake, tmp_path, capsys, caplog, monkeypatch):
 
 
 def _route_status_counts(document) -> dict[tuple[str, str], int]:
-    """(route, status) -> rows, from `reversal attribute --format json`: any object with a
-    `route` and a status mapping (key containing 'status'). Blank statuses are 'blank'."""
-    found: dict[tuple[str, str], int] = {}
-
-    def walk(node):
-        if isinstance(node, dict):
-            if isinstance(node.get("route"), str):
-                for key, value in node.items():
-                    if "status" in key.lower() and isinstance(value, dict):
-                        for status, count in value.items():
-                            name = "blank" if status in ("", "blank", "null", "None") else str(status)
-                            found[(node["route"], name)] = count
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(document)
-    return found
+    """(route, status) -> rows from `reversal attribute --format json` (`routes[].statuses`)."""
+    return {(r["route"], status): n for r in document["routes"] for status, n in r["statuses"].items()}
 
 
 def test_capture_then_attribute_gives_the_matrix_of_the_served_rows(fake, tmp_path, capsys):
