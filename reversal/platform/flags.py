@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reversal.errors import InputError, StepFailed
-from reversal.platform.vercel import VercelClient
+from reversal.platform.vercel import EnvVar, VercelClient
 from reversal.secrets import describe
 
 
@@ -35,11 +35,15 @@ class FlagWrite:
     read_back: FlagRead
 
 
-def read_flag(client: VercelClient, key: str, target: str = "production") -> FlagRead:
-    env = client.find_env(key, target)
+def _read(key: str, env: EnvVar | None) -> FlagRead:
     value = env.value if env is not None else None
     shape = describe(key, value)
     return FlagRead(key, env is not None, value, shape.length, shape.leading_or_trailing_whitespace)
+
+
+def read_flag(client: VercelClient, key: str, target: str = "production") -> FlagRead:
+    """The decrypted value of ``key`` for ``target`` and its shape."""
+    return _read(key, client.find_env(key, target))
 
 
 def _shape(read: FlagRead) -> str:
@@ -70,8 +74,7 @@ def write_flag(
     current = client.find_env(key, target)
     previous = current.value if current is not None else None
     if current is not None and previous == wanted:
-        read = read_flag(client, key, target)
-        return FlagWrite(key, wanted, previous, False, current.id, read)
+        return FlagWrite(key, wanted, previous, False, current.id, _read(key, current))
     if current is not None:
         written = client.edit_env(current.id, wanted)
     else:

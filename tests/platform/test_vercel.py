@@ -282,3 +282,22 @@ def test_from_config_reads_link_and_scopes_team(tmp_path: Path, router):
                                     "VERCEL_ORG_ID": "user_1"}, cwd=tmp_path / "x")
     client = VercelClient.from_config(personal)
     assert (client.team_id, client.owner_id) == (None, "user_1")
+
+
+def test_redeploy_retried_once_when_the_first_attempt_did_not_land(router):
+    fake = FakeVercel(router)
+    source = fake.add_deployment()
+    original = router.routes["create_deployment"].side_effect
+    attempts = []
+
+    def times_out_first(request):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise httpx.ConnectTimeout("no connection")
+        return original(request)
+
+    router.routes["create_deployment"].side_effect = times_out_first
+    made = make_client().create_deployment(name="zrg-dashboard", deployment_id=source,
+                                           meta={"reversalIntent": "intent-7"})
+    assert len(attempts) == 2 and len(fake.deployments) == 2
+    assert fake.deployments[made.id]["meta"] == {"reversalIntent": "intent-7"}
