@@ -1,0 +1,108 @@
+"""``reversal capture``: one request-log window from Vercel as an export + meta file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import click
+
+from reversal.errors import EXIT_OK, InputError
+
+
+def parse_time(text: str, now_ms: int, option: str) -> int:
+    """Epoch ms of ``now``, ``-30m`` / ``now-30m`` (relative to ``now_ms``) or ISO-8601 (UTC if
+    no offset is given)."""
+    from reversal.durations import parse_duration
+
+    spec = text.strip()
+    relative = re.fullmatch(r"(?:now)?\s*-\s*(\S+)", spec)
+    if spec == "now":
+        return now_ms
+    if relative:
+        seconds = parse_duration(relative.group(1))
+        if seconds is not None:
+            return now_ms - int(seconds * 1000)
+    try:
+        moment = dt.datetime.fromisoformat(spec.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"{option} {text!r}: expected an ISO-8601 UTC time (2026-02-18T03:00:00Z), 'now', "
+            "or a time relative to now like -30m or now-1h30m."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _slug(route: str | None) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", (route or "all").lower()).strip("-") or "root"
+
+
+def _summary(meta) -> str:
+    data = meta.as_json()
+    filters = f"environment {meta.environment}" + (f", route {meta.route}" if meta.route else "")
+    dropped = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in meta.dropped.items() if v)
+    lines = [
+        f"Captured {meta.rows} rows ({meta.requests} requests) from {data['window']['since']} "
+        f"to {data['window']['until']} ({filters}).",
+        f"  export:      {meta.path}",
+        f"  meta:        {meta.meta_path}",
+        f"  sha256:      {meta.sha256}",
+        f"  deployments: {', '.join(meta.deployment_ids) or 'none seen'}",
+    ]
+    if dropped:
+        lines.append(f"  dropped:     {dropped}")
+    return "\n".join(lines)
+
+
+def run_capture(
+    *,
+    since: str,
+    until: str,
+    route: str | None,
+    environment: str | None,
+    out: Path | None,
+    as_json: bool,
+    config_path: Path | None,
+) -> int:
+    from reversal.clock import clock_from_env
+    from reversal.config import load_config
+    from reversal.evidence.files import utc_stamp
+    from reversal.platform.capture import capture_window
+    from reversal.platform.vercel import VercelClient
+
+    config = load_config(config_path)
+    clock = clock_from_env(config.environ)
+    now = clock.now_ms()
+    since_ms, until_ms = parse_time(since, now, "--since"), parse_time(until, now, "--until")
+    if since_ms >= until_ms:
+        raise InputError(f"--since ({since}) must be earlier than --until ({until}).")
+    environment = environment or config.environment
+    out = out or config.artifacts / f"capture-{_slug(route)}-logs-{utc_stamp(since_ms)}.json"
+    with VercelClient.from_config(config) as client:
+        meta = capture_window(client, since_ms=since_ms, until_ms=until_ms, environment=environment,
+                              route=route, out=out, project_id=client.project_id, clock=clock)
+    if as_json:
+        click.echo(json.dumps({**meta.as_json(), "export": str(meta.path),
+                               "meta": str(meta.meta_path)}))
+    else:
+        click.echo(_summary(meta))
+    return EXIT_OK
+
+
+@click.command("capture")
+@click.option("--since", required=True, help="Window start: ISO-8601 UTC, 'now' or relative (-30m).")
+@click.option("--until", default="now", show_default=True, help="Window end, same forms as --since.")
+@click.option("--route", default=None, help="Keep only this route (host and query ignored).")
+@click.option("--environment", default=None, help="production or preview (default: from config).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Export file (default: artifacts/capture-<route>-logs-<since>.json).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def command(since, until, route, environment, out, as_json, config_path) -> int:
+    """Capture a request-log window from Vercel as a dashboard-shaped export plus a meta file."""
+    return run_capture(since=since, until=until, route=route, environment=environment, out=out,
+                       as_json=as_json, config_path=config_path)
