@@ -14,37 +14,14 @@ from typing import Any
 from reversal.errors import InputError
 from reversal.evidence.files import utc_iso
 from reversal.playbooks import Playbook
-from reversal.secrets import describe
 
 
-def env_checks(book: Playbook, values: Mapping[str, str | None],
-               secrets: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Whitespace/presence/allowed-value checks; shapes only, never a value."""
-    rows = []
-    for key in dict.fromkeys([*secrets, book.flag.name, *book.must_be_off]):
-        value = values.get(key)
-        shape = describe(key, value).as_json()
-        problem = None
-        if shape["hasLeadingOrTrailingWhitespace"]:
-            problem = f"{key} has leading or trailing whitespace (length {shape['length']})"
-        elif key in secrets and value is None:
-            problem = f"{key} is not set in the target environment"
-        elif key == book.flag.name and value is not None and value not in book.flag.allowed:
-            problem = f"{key} holds a value outside {list(book.flag.allowed)}"
-        elif key in book.must_be_off and value not in (None, "", "false", "0"):
-            problem = f"{key} must not be enabled for this slice (it re-enables the inline path)"
-        row = {**shape, "ok": problem is None}
-        if key == book.flag.name or key in book.must_be_off:
-            row["value"] = value  # flags are not secrets; operators need to see them
-        if problem:
-            row["problem"] = problem
-        rows.append(row)
-    return rows
-
-
-def preflight(book: Playbook, books: Mapping[str, Playbook], values: Mapping[str, str | None], *,
+def preflight(book: Playbook, values: Mapping[str, str | None], unreadable: set[str], *,
               secrets: tuple[str, ...], passed: set[str], production: Mapping[str, Any],
               vercel_json: dict[str, Any]) -> dict[str, Any]:
+    """Everything that must hold before the first production change; shapes, never values."""
+    from reversal.platform.envaudit import audit
+
     problems = []
     missing = [a for a in book.after if a not in passed]
     if missing:
@@ -52,12 +29,14 @@ def preflight(book: Playbook, books: Mapping[str, Playbook], values: Mapping[str
             f"slice {book.slice} runs only after {', '.join(missing)} PASSed "
             f"({book.priority} after P0)"
         )
-    rows = env_checks(book, values, secrets)
-    problems += [r["problem"] for r in rows if "problem" in r]
+    keys = list(dict.fromkeys([*secrets, book.flag.name, *book.must_be_off]))
+    checks = audit(values, [book], secrets, keys=keys, unreadable=unreadable)
+    problems += [f"{c.key}: {c.reason}" for c in checks if not c.ok]
     if production.get("state", "READY") != "READY":
         problems.append(f"production deployment {production.get('id')} is not READY")
-    return {"ok": not problems, "problems": problems, "checks": rows, "crons": vercel_json,
-            "production": dict(production), "slice": book.slice, "route": book.route}
+    return {"ok": not problems, "problems": problems, "checks": [c.as_json() for c in checks],
+            "crons": vercel_json, "production": dict(production), "slice": book.slice,
+            "route": book.route}
 
 
 def read_vercel_crons(root: Path | None) -> dict[str, Any]:
@@ -191,3 +170,24 @@ def target_failures(exports: tuple[Path, ...], books: Mapping[str, Playbook],
         for name, counts in _target_counts(path, list(books.values()), catalogue).items():
             totals[name] += counts[0]
     return totals
+
+
+def compare_windows(baseline: Path, post: Path, book: Playbook, catalogue,
+                    baseline_window: Mapping[str, int], post_window: Mapping[str, int]
+                    ) -> dict[str, Any]:
+    """The gate's verdict on the matched windows, with every reason and number."""
+    from reversal.logs.compare import Span, compare, render_markdown
+    from reversal.logs.readers import read_records
+
+    result = compare(
+        read_records(baseline), read_records(post), catalogue=catalogue, route=book.route,
+        statuses=book.target.statuses, signatures=book.target.signatures, gate=book.gate,
+        baseline_span=Span(baseline_window["since_ms"], baseline_window["until_ms"], "meta"),
+        post_span=Span(post_window["since_ms"], post_window["until_ms"], "meta"),
+        names=(baseline.name, post.name),
+    )
+    report = result.to_json()
+    failing = [r for r in result.reasons if r.outcome != "pass"] or list(result.reasons)
+    return {"verdict": result.verdict, "json": report, "markdown": render_markdown(result),
+            "reasons": [r.message for r in failing],
+            "headline": f"{result.verdict}: " + (failing[0].message if failing else "no reasons")}

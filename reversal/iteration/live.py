@@ -36,12 +36,10 @@ class LivePlatform:
         return read_secret(name, environ=self.config.environ, env_file=self.config.env_file)
 
     # -- Vercel ---------------------------------------------------------------------------
-    def env_values(self, keys: list[str]) -> dict[str, str | None]:
-        out: dict[str, str | None] = {}
-        for key in keys:
-            env = self.client.find_env(key, self.config.environment)
-            out[key] = env.value if env is not None else None
-        return out
+    def env_values(self, keys: list[str]) -> tuple[dict[str, str | None], set[str]]:
+        from reversal.platform.flags import read_values
+
+        return read_values(self.client, keys, self.config.environment)
 
     def production(self) -> dict[str, Any]:
         from reversal.platform.deploy import current_production

@@ -72,10 +72,10 @@ class Context:
 def _preflight(ctx: Context, state: IterationState) -> IterationState:
     book = ctx.playbook
     keys = list(dict.fromkeys([*ctx.secrets, book.flag.name, *book.must_be_off]))
-    values = ctx.platform.env_values(keys)
+    values, unreadable = ctx.platform.env_values(keys)
     production = ctx.platform.production()
     result = checks.preflight(
-        book, ctx.books, values, secrets=ctx.secrets, passed=ctx.passed_slices,
+        book, values, unreadable, secrets=ctx.secrets, passed=ctx.passed_slices,
         production=production, vercel_json=checks.read_vercel_crons(ctx.project_root),
     )
     path = write_json(ctx.artifact(state, "preflight", "checks", "json"), result)

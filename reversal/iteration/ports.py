@@ -17,8 +17,9 @@ OnState = Callable[[str, float], None]
 
 
 class Platform(Protocol):
-    def env_values(self, keys: list[str]) -> dict[str, str | None]:
-        """Decrypted production values of ``keys`` (None when absent). Never logged."""
+    def env_values(self, keys: list[str]) -> tuple[dict[str, str | None], set[str]]:
+        """Decrypted values of ``keys`` (None when absent) and the keys present but not
+        decryptable (sensitive). Never logged."""
 
     def production(self) -> dict[str, Any]:
         """The current READY production deployment: ``{id, url, name}``."""

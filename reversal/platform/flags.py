@@ -9,6 +9,7 @@ its shape only, in case a flag was mistaken for a secret.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reversal.errors import InputError, StepFailed
@@ -87,3 +88,19 @@ def write_flag(
             "be created with this env; fix the variable in Vercel and retry the step."
         )
     return FlagWrite(key, wanted, previous, True, written.id or (current.id if current else ""), read)
+
+
+def read_values(
+    client: VercelClient, keys: Iterable[str], target: str
+) -> tuple[dict[str, str | None], set[str]]:
+    """Decrypted values of ``keys`` for ``target``: one list call, then one get per present key."""
+    wanted = set(keys)
+    values: dict[str, str | None] = {}
+    unreadable: set[str] = set()
+    for env in client.list_env():
+        if env.key in wanted and target in env.target and env.key not in values:
+            value = client.get_env(env.id).value
+            values[env.key] = value
+            if value is None:
+                unreadable.add(env.key)
+    return values, unreadable
