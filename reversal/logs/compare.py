@@ -19,6 +19,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
@@ -28,6 +29,7 @@ from reversal.logs.stats import min_achievable_p, p_value_drop, p_value_rise
 from reversal.playbooks import Burst, Gate
 
 MINUTE_MS = 60_000
+TEMPLATES = Path(__file__).resolve().parent.parent / "evidence" / "templates"
 DEFAULT_STATUSES: tuple[int | None, ...] = (500, 504, None)
 DEFAULT_GATE = Gate(min_drop=0.8, alpha=0.05, burst=Burst(per_minute=3, minutes=3), barometers=())
 
@@ -365,6 +367,15 @@ class Comparison:
     def exit_code(self) -> int:
         return EXIT_CODES[self.verdict]
 
+    @property
+    def headline(self) -> str:
+        """One line for timelines: verdict, the two counts and rates, drop and p-value."""
+        base, post = self.target_baseline, self.target_post
+        drop = "n/a" if self.relative_drop is None else f"{self.relative_drop:.1%}"
+        return (f"{self.verdict}: {self.route} failure {self.unit} {base.events} "
+                f"({base.rate:.3g}/min) -> {post.events} ({post.rate:.3g}/min), drop {drop}, "
+                f"p = {_fmt_p(self.p_value)}")
+
     def deltas(self) -> list[dict[str, Any]]:
         """Every route x key of either window, baseline vs post, rows and requests."""
         keys = sorted(set(self.baseline.table) | set(self.post.table), key=_delta_order)
@@ -394,6 +405,7 @@ class Comparison:
         return {
             "verdict": self.verdict,
             "exit_code": self.exit_code,
+            "headline": self.headline,
             "unit": self.unit,
             "target": {"route": self.route, "statuses": [_status_json(s) for s in self.statuses],
                        "signatures": list(self.signatures)},
@@ -414,6 +426,18 @@ class Comparison:
             "reasons": [r.to_json() for r in self.reasons],
             "deltas": self.deltas(),
         }
+
+
+def render_markdown(doc: Mapping[str, Any]) -> str:
+    """The markdown report of a ``Comparison.to_json()`` document (optionally with the
+    command's ``inputs``), from ``evidence/templates/compare.md.j2``."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, autoescape=False,
+    )
+    return env.get_template("compare.md.j2").render(doc=doc)
 
 
 def _status_json(status: int | None) -> int | str:
@@ -493,7 +517,7 @@ def _burst_reasons(runs: Sequence[BurstRun], route: str, gate: Gate, unit: Unit)
         Reason(
             "sustained_burst", "fail",
             f"sustained burst on {route}: {run.minutes} consecutive minutes from "
-            f"{_minute_iso(run.start_ms)} UTC with {', '.join(map(str, run.counts))} failure "
+            f"{_minute_iso(run.start_ms)} with {', '.join(map(str, run.counts))} failure "
             f"{unit}/min (gate: >= {gate.burst.per_minute}/min for >= {gate.burst.minutes} min).",
             {**threshold, **run.to_json()},
         )
@@ -554,8 +578,12 @@ def compare(
     gate: Gate = DEFAULT_GATE,
     baseline_span: Span | None = None,
     post_span: Span | None = None,
+    names: tuple[str, str] = ("baseline", "post"),
 ) -> Comparison:
-    """Compare the two windows for ``route`` and decide PASS / FAIL / INCONCLUSIVE."""
+    """Compare the two windows for ``route`` and decide PASS / FAIL / INCONCLUSIVE.
+
+    ``names`` label the two windows in error messages (the command passes the file paths).
+    """
     unknown = [s for s in signatures if s not in catalogue.names]
     if unknown:
         raise InputError(
@@ -566,11 +594,11 @@ def compare(
     try:
         base_window = build_window(baseline, criteria, baseline_span)
     except InputError as exc:
-        raise InputError(f"baseline: {exc}") from None
+        raise InputError(f"{names[0]}: {exc}") from None
     try:
         post_window = build_window(post, criteria, post_span)
     except InputError as exc:
-        raise InputError(f"post: {exc}") from None
+        raise InputError(f"{names[1]}: {exc}") from None
 
     unit = _unit(base_window.target, post_window.target)
     base = _side(base_window.target, unit, base_window.span)

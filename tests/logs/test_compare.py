@@ -266,8 +266,9 @@ def test_deltas_match_a_direct_count_and_json_keys_are_stable():
     post = healthy(30, POST) + failing([1], start=POST)
     result = run(baseline, post)
     doc = json.loads(json.dumps(result.to_json()))
-    assert set(doc) == {"verdict", "exit_code", "unit", "target", "gate", "windows", "target_failures",
-                        "series", "bursts", "barometers", "reasons", "deltas"}
+    assert set(doc) == {"verdict", "exit_code", "headline", "unit", "target", "gate", "windows",
+                        "target_failures", "series", "bursts", "barometers", "reasons", "deltas"}
+    assert doc["headline"].startswith(f"{result.verdict}: {ROUTE} failure requests 30 (1/min) -> 1")
     assert doc["target"] == {"route": ROUTE, "statuses": [500, 504, "blank"], "signatures": list(SIGS)}
     rows = Counter((r.route, r.status) for r in baseline)
     ids = {k: len({r.request_id for r in baseline if (r.route, r.status) == k}) for k in rows}
