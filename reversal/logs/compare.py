@@ -192,8 +192,13 @@ class Window:
         return cell.rows if cell else 0
 
 
-def build_window(records: Iterable[LogRecord], criteria: Criteria, span: Span | None = None) -> Window:
-    """Tally ``records``; with ``span`` rows outside it are counted apart and left out."""
+def build_window(
+    records: Iterable[LogRecord], criteria: Criteria, span: Span | None = None, name: str = "window"
+) -> Window:
+    """Tally ``records``; with ``span`` rows outside it are counted apart and left out.
+
+    ``name`` labels the window in errors (the command passes the file path).
+    """
     rows = outside = 0
     first = last = None
     cells: dict[tuple[str, str], list[Any]] = {}
@@ -229,8 +234,8 @@ def build_window(records: Iterable[LogRecord], criteria: Criteria, span: Span | 
     if span is None:
         if first is None or last is None:
             raise InputError(
-                "the window holds no records, so its span cannot be inferred; give the "
-                "capture's meta file (window.since_ms / window.until_ms)."
+                f"{name}: the window holds no records, so its span cannot be inferred; give "
+                "the capture's meta file (window.since_ms / window.until_ms)."
             )
         span = Span(first // MINUTE_MS * MINUTE_MS, (last // MINUTE_MS + 1) * MINUTE_MS, "records")
     return Window(
@@ -591,14 +596,8 @@ def compare(
             "under 'signatures:' in reversal.yaml)."
         )
     criteria = Criteria(route, tuple(statuses), tuple(signatures), tuple(gate.barometers), catalogue)
-    try:
-        base_window = build_window(baseline, criteria, baseline_span)
-    except InputError as exc:
-        raise InputError(f"{names[0]}: {exc}") from None
-    try:
-        post_window = build_window(post, criteria, post_span)
-    except InputError as exc:
-        raise InputError(f"{names[1]}: {exc}") from None
+    base_window = build_window(baseline, criteria, baseline_span, names[0])
+    post_window = build_window(post, criteria, post_span, names[1])
 
     unit = _unit(base_window.target, post_window.target)
     base = _side(base_window.target, unit, base_window.span)

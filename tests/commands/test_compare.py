@@ -199,7 +199,7 @@ def test_bad_meta_and_empty_window_name_the_file(project, capsys):
     empty = project / "empty.jsonl"
     empty.write_text("")
     code, _, err = invoke(capsys, base, empty, "--route", ROUTE)
-    assert code == 2 and f"{empty}: the window holds no records" in err
+    assert code == 2 and err.count(str(empty)) == 1 and "Traceback" not in err
 
 
 @pytest.mark.skipif(not (REAL_READERS and EXPORT.is_file()),
