@@ -29,6 +29,7 @@ from reversal.logs.stats import min_achievable_p, p_value_drop, p_value_rise
 from reversal.playbooks import Burst, Gate
 
 MINUTE_MS = 60_000
+_MATCH_CACHE = 100_000  # distinct messages whose signature matches are remembered
 TEMPLATES = Path(__file__).resolve().parent.parent / "evidence" / "templates"
 DEFAULT_STATUSES: tuple[int | None, ...] = (500, 504, None)
 DEFAULT_GATE = Gate(min_drop=0.8, alpha=0.05, burst=Burst(per_minute=3, minutes=3), barometers=())
@@ -201,31 +202,45 @@ def build_window(
     """
     rows = outside = 0
     first = last = None
-    cells: dict[tuple[str, str], list[Any]] = {}
+    row_counts: Counter[tuple[str, str]] = Counter()
+    request_ids: dict[tuple[str, str], set[str]] = {}
     target = _EventTally()
     barometers = {route: _EventTally() for route in criteria.barometers}
-
-    def bump(key: tuple[str, str], request_id: str) -> None:
-        cell = cells.get(key)
-        if cell is None:
-            cell = cells[key] = [0, set()]
-        cell[0] += 1
-        if request_id:
-            cell[1].add(request_id)
+    # Messages repeat (the same timeout, the same Prisma error): match each distinct one once.
+    matches: dict[str, tuple[str, ...]] = {}
+    key_sets: dict[tuple[str, int | None, tuple[str, ...]], tuple[tuple[str, str], ...]] = {}
 
     for record in records:
-        if span is not None and not span.contains(record.ts_ms):
+        ts = record.ts_ms
+        if span is not None and not span.contains(ts):
             outside += 1
             continue
         rows += 1
-        first = record.ts_ms if first is None else min(first, record.ts_ms)
-        last = record.ts_ms if last is None else max(last, record.ts_ms)
-        names = criteria.catalogue.match(record.message)
+        if first is None or ts < first:
+            first = ts
+        if last is None or ts > last:
+            last = ts
+        message = record.message
+        names = matches.get(message)
+        if names is None:
+            names = tuple(criteria.catalogue.match(message))
+            if len(matches) < _MATCH_CACHE:
+                matches[message] = names
         route, rid = record.route, record.request_id
-        bump((route, "all"), rid)
-        bump((route, f"status:{status_label(record.status)}"), rid)
-        for name in names:
-            bump((route, f"signature:{name}"), rid)
+        shape = (route, record.status, names)
+        keys = key_sets.get(shape)
+        if keys is None:
+            keys = key_sets[shape] = (
+                (route, "all"), (route, f"status:{status_label(record.status)}"),
+                *((route, f"signature:{n}") for n in names),
+            )
+        for key in keys:
+            row_counts[key] += 1
+            if rid:
+                ids = request_ids.get(key)
+                if ids is None:
+                    ids = request_ids[key] = set()
+                ids.add(rid)
         if route == criteria.route and criteria.target_failure(record, names):
             target.add(record)
         tally = barometers.get(route)
@@ -242,7 +257,7 @@ def build_window(
         span=span,
         rows=rows,
         rows_outside_span=outside,
-        table={key: Cell(n, len(ids)) for key, (n, ids) in cells.items()},
+        table={key: Cell(n, len(request_ids.get(key, ()))) for key, n in row_counts.items()},
         target=target.freeze(),
         barometers={route: tally.freeze() for route, tally in barometers.items()},
     )
@@ -499,12 +514,17 @@ def _target_reasons(
             "longer windows.",
             stats,
         ))
-    elif post.rate <= base.rate:
+    elif reasons and reasons[-1].code == "drop_ok":
         reasons.append(Reason(
             "not_significant", "inconclusive",
             f"the drop is not significant: p = {_fmt_p(p)} > alpha {gate.alpha} (a longer "
             "post window could decide it).",
             stats,
+        ))
+    else:
+        reasons.append(Reason(
+            "not_significant", "note",
+            f"no significant drop either: p = {_fmt_p(p)} > alpha {gate.alpha}.", stats,
         ))
     return reasons, drop
 

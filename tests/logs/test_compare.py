@@ -98,13 +98,13 @@ def test_no_change_fails_on_the_drop():
     assert below.numbers["relative_drop"] == pytest.approx(0.0)
     assert below.numbers["min_drop"] == 0.8
     assert "0.0%" in below.message and "80%" in below.message
-    assert codes(result)["not_significant"] == "inconclusive"
+    assert codes(result)["not_significant"] == "note"  # the drop check already decided: FAIL
 
 
 def test_increase_fails():
     result = run(failing([1] * 10 + [0] * 20), failing([1] * 20 + [0] * 10, start=POST))
     assert result.verdict == "FAIL"
-    assert codes(result)["increase"] == "fail"
+    assert codes(result) == {"increase": "fail", "not_significant": "note", "no_burst": "ok"}
     assert "10 failure requests" in reason(result, "increase").message
 
 
@@ -316,3 +316,12 @@ def test_real_export_baseline_against_a_clean_post_window():
     assert result.verdict == "PASS"
     assert codes(result) == {"drop_ok": "ok", "significant": "ok", "no_burst": "ok"}
     assert result.p_value == pytest.approx(0.5**110, rel=1e-9)
+
+
+def test_nothing_to_drop_is_inconclusive_and_a_rise_from_nothing_fails():
+    quiet = run(healthy(30), healthy(30, POST))
+    assert quiet.verdict == "INCONCLUSIVE"
+    assert codes(quiet) == {"too_little_signal": "inconclusive", "no_burst": "ok"}
+    assert quiet.min_achievable_p == 1.0 and quiet.relative_drop is None
+    rise = run(healthy(30), failing([1] * 4 + [0] * 26, start=POST))
+    assert rise.verdict == "FAIL" and codes(rise)["increase"] == "fail"
