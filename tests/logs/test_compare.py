@@ -325,3 +325,14 @@ def test_nothing_to_drop_is_inconclusive_and_a_rise_from_nothing_fails():
     assert quiet.min_achievable_p == 1.0 and quiet.relative_drop is None
     rise = run(healthy(30), failing([1] * 4 + [0] * 26, start=POST))
     assert rise.verdict == "FAIL" and codes(rise)["increase"] == "fail"
+
+
+def test_markdown_report_renders_from_the_json_document_alone():
+    from reversal.logs.compare import render_markdown
+
+    result = run(failing([3] * 30), failing([0] * 10 + [4, 5, 3] + [0] * 17, start=POST))
+    text = render_markdown(result.to_json())
+    assert text.startswith(f"# Compare `{ROUTE}`: **FAIL**")
+    assert "| fail | `sustained_burst` |" in text
+    assert "| 2026-02-18T04:11Z | 10 | 5 |" in text  # 5 requests of 2 rows in the burst's 2nd minute
+    assert "| file |" not in text  # no command inputs given
