@@ -125,13 +125,15 @@ def _render_text(doc: dict[str, Any], colour_on: bool) -> str:
     lines.append("  " + (", ".join(f"{m['minute'][11:16]} {m[unit]}" for m in busy) or "none"))
     lines += ["", "deltas (rows / requests; rate in rows per minute):"]
     width = max((len(d["route"]) for d in doc["deltas"]), default=5)
-    lines.append(f"  {'route':<{width}}  {'key':<32} {'baseline':>13} {'post':>13} {'delta':>13}"
+    keyw = max((len(d["key"]) for d in doc["deltas"]), default=3)
+    lines.append(f"  {'route':<{width}}  {'key':<{keyw}}  {'baseline':>13} {'post':>13} {'delta':>13}"
                  f" {'base/min':>9} {'post/min':>9}")
     for d in doc["deltas"]:
         b, p, dl = d["baseline"], d["post"], d["delta"]
+        pairs = (f"{b['rows']}/{b['requests']}", f"{p['rows']}/{p['requests']}",
+                 f"{dl['rows']:+d}/{dl['requests']:+d}")
         lines.append(
-            f"  {d['route']:<{width}}  {d['key']:<32} {b['rows']:>6}/{b['requests']:<6}"
-            f" {p['rows']:>6}/{p['requests']:<6} {dl['rows']:>+6}/{dl['requests']:<+6}"
+            f"  {d['route']:<{width}}  {d['key']:<{keyw}}  {pairs[0]:>13} {pairs[1]:>13} {pairs[2]:>13}"
             f" {b['rows_per_min']:>9.3g} {p['rows_per_min']:>9.3g}"
         )
     return "\n".join(lines)
