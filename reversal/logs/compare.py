@@ -1,0 +1,650 @@
+"""Baseline vs post window: deltas, rates, per-minute series, bursts, barometers, verdict.
+
+Pure: records in, a ``Comparison`` out. Windows may differ in length, so every comparison is
+by rate per minute over the window's span (the capture's meta span when there is one, else
+first..last record rounded out to whole minutes). Counts exist in rows and in distinct
+``request_id``s; the verdict uses distinct requests when every failing row carries an id
+(one failing request writes several rows) and rows otherwise, and says which.
+
+Verdict (DESIGN): PASS needs a relative drop >= ``min_drop``, a one-sided exact test with
+p <= ``alpha``, no sustained burst in the post window and no barometer route significantly
+worse. Any failed check is FAIL. Otherwise a check that cannot be decided (too little
+baseline signal for any post window to reach ``alpha``; a big but non-significant drop) is
+INCONCLUSIVE, never PASS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
+from reversal.logs.model import NO_RESPONSE, LogRecord
+from reversal.logs.signatures import Catalogue
+from reversal.logs.stats import min_achievable_p, p_value_drop, p_value_rise
+from reversal.playbooks import Burst, Gate
+
+MINUTE_MS = 60_000
+_MATCH_CACHE = 100_000  # distinct messages whose signature matches are remembered
+TEMPLATES = Path(__file__).resolve().parent.parent / "evidence" / "templates"
+DEFAULT_STATUSES: tuple[int | None, ...] = (500, 504, None)
+DEFAULT_GATE = Gate(min_drop=0.8, alpha=0.05, burst=Burst(per_minute=3, minutes=3), barometers=())
+
+Unit = Literal["rows", "requests"]
+Outcome = Literal["ok", "fail", "inconclusive", "note"]
+Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+EXIT_CODES: dict[str, int] = {"PASS": EXIT_OK, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_WAITING}
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _minute_iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def status_label(status: int | None) -> str:
+    if status is None:
+        return "blank"
+    if status == NO_RESPONSE:
+        return "no_response"
+    return str(status)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A window's time span. ``source`` says where it came from: ``meta`` or ``records``."""
+
+    since_ms: int
+    until_ms: int
+    source: Literal["meta", "records"]
+
+    @property
+    def minutes(self) -> float:
+        """Exposure in minutes, never below one minute (a burst of rows in one second is not
+        a rate of thousands per minute)."""
+        return max(1.0, (self.until_ms - self.since_ms) / MINUTE_MS)
+
+    def contains(self, ts_ms: int) -> bool:
+        return self.since_ms <= ts_ms < self.until_ms
+
+    def minute_starts(self) -> range:
+        first = self.since_ms // MINUTE_MS * MINUTE_MS
+        return range(first, max(self.until_ms, first + MINUTE_MS), MINUTE_MS)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since_ms": self.since_ms, "until_ms": self.until_ms, "since": _iso(self.since_ms),
+            "until": _iso(self.until_ms), "minutes": round(self.minutes, 3), "source": self.source,
+        }
+
+
+def span_from_meta(data: Any, origin: str) -> Span:
+    """The span of a capture meta document ``{"window": {"since_ms": .., "until_ms": ..}}``."""
+    window = data.get("window") if isinstance(data, Mapping) else None
+    if not isinstance(window, Mapping):
+        raise InputError(
+            f"{origin}: expected a JSON object with a 'window' object holding since_ms and "
+            "until_ms (epoch milliseconds)."
+        )
+    bounds = []
+    for key in ("since_ms", "until_ms"):
+        value = window.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InputError(
+                f"{origin}: field 'window.{key}' must be epoch milliseconds as a non-negative "
+                f"integer (got {value!r})."
+            )
+        bounds.append(value)
+    if bounds[1] <= bounds[0]:
+        raise InputError(
+            f"{origin}: field 'window.until_ms' ({bounds[1]}) must be after 'window.since_ms' "
+            f"({bounds[0]})."
+        )
+    return Span(bounds[0], bounds[1], "meta")
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What counts as a failure event on the target route, and which routes are barometers."""
+
+    route: str
+    statuses: tuple[int | None, ...]
+    signatures: tuple[str, ...]
+    barometers: tuple[str, ...]
+    catalogue: Catalogue
+
+    def target_failure(self, record: LogRecord, names: Sequence[str]) -> bool:
+        return record.status in self.statuses or any(n in self.signatures for n in names)
+
+    @staticmethod
+    def barometer_failure(record: LogRecord, names: Sequence[str]) -> bool:
+        """Barometers fail on any 5xx, a blank status, or any catalogued signature."""
+        status = record.status
+        return status is None or status >= 500 or bool(names)
+
+
+@dataclass(frozen=True)
+class Events:
+    """Failure events on one route in one window, in rows and in distinct requests.
+
+    A request counts once, in the minute of its first failing row.
+    """
+
+    rows: int
+    requests: int
+    rows_without_id: int
+    rows_by_minute: Mapping[int, int]
+    requests_by_minute: Mapping[int, int]
+
+    def count(self, unit: Unit) -> int:
+        return self.requests if unit == "requests" else self.rows
+
+    def by_minute(self, unit: Unit) -> Mapping[int, int]:
+        return self.requests_by_minute if unit == "requests" else self.rows_by_minute
+
+
+class _EventTally:
+    def __init__(self) -> None:
+        self.rows = 0
+        self.rows_without_id = 0
+        self.rows_by_minute: Counter[int] = Counter()
+        self.first_seen: dict[str, int] = {}
+
+    def add(self, record: LogRecord) -> None:
+        self.rows += 1
+        self.rows_by_minute[record.ts_ms // MINUTE_MS * MINUTE_MS] += 1
+        if not record.request_id:
+            self.rows_without_id += 1
+        elif record.ts_ms < self.first_seen.get(record.request_id, record.ts_ms + 1):
+            self.first_seen[record.request_id] = record.ts_ms
+
+    def freeze(self) -> Events:
+        per_minute = Counter(ts // MINUTE_MS * MINUTE_MS for ts in self.first_seen.values())
+        return Events(self.rows, len(self.first_seen), self.rows_without_id,
+                      dict(self.rows_by_minute), dict(per_minute))
+
+
+@dataclass(frozen=True)
+class Cell:
+    rows: int
+    requests: int
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window, tallied in one pass: the table of every route x (all | status | signature)
+    in rows and distinct requests, plus the failure events of the target and barometers."""
+
+    span: Span
+    rows: int
+    rows_outside_span: int
+    table: Mapping[tuple[str, str], Cell]
+    target: Events
+    barometers: Mapping[str, Events]
+
+    def route_rows(self, route: str) -> int:
+        cell = self.table.get((route, "all"))
+        return cell.rows if cell else 0
+
+
+def build_window(
+    records: Iterable[LogRecord], criteria: Criteria, span: Span | None = None, name: str = "window"
+) -> Window:
+    """Tally ``records``; with ``span`` rows outside it are counted apart and left out.
+
+    ``name`` labels the window in errors (the command passes the file path).
+    """
+    rows = outside = 0
+    first = last = None
+    row_counts: Counter[tuple[str, str]] = Counter()
+    request_ids: dict[tuple[str, str], set[str]] = {}
+    target = _EventTally()
+    barometers = {route: _EventTally() for route in criteria.barometers}
+    # Messages repeat (the same timeout, the same Prisma error): match each distinct one once.
+    matches: dict[str, tuple[str, ...]] = {}
+    key_sets: dict[tuple[str, int | None, tuple[str, ...]], tuple[tuple[str, str], ...]] = {}
+
+    for record in records:
+        ts = record.ts_ms
+        if span is not None and not span.contains(ts):
+            outside += 1
+            continue
+        rows += 1
+        if first is None or ts < first:
+            first = ts
+        if last is None or ts > last:
+            last = ts
+        message = record.message
+        names = matches.get(message)
+        if names is None:
+            names = tuple(criteria.catalogue.match(message))
+            if len(matches) < _MATCH_CACHE:
+                matches[message] = names
+        route, rid = record.route, record.request_id
+        shape = (route, record.status, names)
+        keys = key_sets.get(shape)
+        if keys is None:
+            keys = key_sets[shape] = (
+                (route, "all"), (route, f"status:{status_label(record.status)}"),
+                *((route, f"signature:{n}") for n in names),
+            )
+        for key in keys:
+            row_counts[key] += 1
+            if rid:
+                ids = request_ids.get(key)
+                if ids is None:
+                    ids = request_ids[key] = set()
+                ids.add(rid)
+        if route == criteria.route and criteria.target_failure(record, names):
+            target.add(record)
+        tally = barometers.get(route)
+        if tally is not None and criteria.barometer_failure(record, names):
+            tally.add(record)
+    if span is None:
+        if first is None or last is None:
+            raise InputError(
+                f"{name}: the window holds no records, so its span cannot be inferred; give "
+                "the capture's meta file (window.since_ms / window.until_ms)."
+            )
+        span = Span(first // MINUTE_MS * MINUTE_MS, (last // MINUTE_MS + 1) * MINUTE_MS, "records")
+    return Window(
+        span=span,
+        rows=rows,
+        rows_outside_span=outside,
+        table={key: Cell(n, len(request_ids.get(key, ()))) for key, n in row_counts.items()},
+        target=target.freeze(),
+        barometers={route: tally.freeze() for route, tally in barometers.items()},
+    )
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One check of the verdict: a stable ``code``, its outcome, a sentence and the numbers."""
+
+    code: str
+    outcome: Outcome
+    message: str
+    numbers: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "outcome": self.outcome, "message": self.message,
+                "numbers": dict(self.numbers)}
+
+
+@dataclass(frozen=True)
+class BurstRun:
+    """A run of consecutive post-window minutes each at or above the burst threshold."""
+
+    start_ms: int
+    counts: tuple[int, ...]
+
+    @property
+    def minutes(self) -> int:
+        return len(self.counts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": _minute_iso(self.start_ms), "start_ms": self.start_ms,
+                "minutes": self.minutes, "counts": list(self.counts)}
+
+
+def find_bursts(series: Sequence[tuple[int, int]], burst: Burst) -> list[BurstRun]:
+    """Maximal runs of >= ``burst.minutes`` consecutive minutes with >= ``per_minute`` each.
+
+    ``series`` is every minute of the window in order (zeros included), as (start_ms, count).
+    """
+    runs: list[BurstRun] = []
+    start, counts = 0, []
+    for minute, count in [*series, (-1, -1)]:
+        if count >= burst.per_minute:
+            if not counts:
+                start = minute
+            counts.append(count)
+            continue
+        if len(counts) >= burst.minutes:
+            runs.append(BurstRun(start, tuple(counts)))
+        counts = []
+    return runs
+
+
+def _series(window: Window, events: Events) -> list[dict[str, Any]]:
+    return [
+        {"minute": _minute_iso(m), "rows": events.rows_by_minute.get(m, 0),
+         "requests": events.requests_by_minute.get(m, 0)}
+        for m in window.span.minute_starts()
+    ]
+
+
+def _unit(*events: Events) -> Unit:
+    """Distinct requests when every failing row carries a request id; rows otherwise."""
+    if sum(e.rows for e in events) and not any(e.rows_without_id for e in events):
+        return "requests"
+    return "rows"
+
+
+@dataclass(frozen=True)
+class Side:
+    """Failure events of one route in one window, in the unit the comparison uses."""
+
+    events: int
+    rows: int
+    requests: int
+    minutes: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.minutes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"events": self.events, "rows": self.rows, "requests": self.requests,
+                "minutes": round(self.minutes, 3), "rate_per_min": round(self.rate, 6)}
+
+
+def _side(events: Events, unit: Unit, span: Span) -> Side:
+    return Side(events.count(unit), events.rows, events.requests, span.minutes)
+
+
+@dataclass(frozen=True)
+class BarometerResult:
+    route: str
+    unit: Unit
+    baseline: Side
+    post: Side
+    p_value: float
+    significantly_worse: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"route": self.route, "unit": self.unit, "baseline": self.baseline.to_json(),
+                "post": self.post.to_json(), "p_value_worse": self.p_value,
+                "significantly_worse": self.significantly_worse}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    verdict: Verdict
+    unit: Unit
+    route: str
+    statuses: tuple[int | None, ...]
+    signatures: tuple[str, ...]
+    gate: Gate
+    baseline: Window
+    post: Window
+    target_baseline: Side
+    target_post: Side
+    relative_drop: float | None
+    p_value: float
+    min_achievable_p: float
+    bursts: tuple[BurstRun, ...]
+    barometers: tuple[BarometerResult, ...]
+    reasons: tuple[Reason, ...]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    @property
+    def headline(self) -> str:
+        """One line for timelines: verdict, the two counts and rates, drop and p-value."""
+        base, post = self.target_baseline, self.target_post
+        drop = "n/a" if self.relative_drop is None else f"{self.relative_drop:.1%}"
+        return (f"{self.verdict}: {self.route} failure {self.unit} {base.events} "
+                f"({base.rate:.3g}/min) -> {post.events} ({post.rate:.3g}/min), drop {drop}, "
+                f"p = {_fmt_p(self.p_value)}")
+
+    def deltas(self) -> list[dict[str, Any]]:
+        """Every route x key of either window, baseline vs post, rows and requests."""
+        keys = sorted(set(self.baseline.table) | set(self.post.table), key=_delta_order)
+        out = []
+        for key in keys:
+            sides = {}
+            for name, window in (("baseline", self.baseline), ("post", self.post)):
+                cell = window.table.get(key, Cell(0, 0))
+                minutes = window.span.minutes
+                sides[name] = {"rows": cell.rows, "requests": cell.requests,
+                               "rows_per_min": round(cell.rows / minutes, 6),
+                               "requests_per_min": round(cell.requests / minutes, 6)}
+            out.append({
+                "route": key[0], "key": key[1], **sides,
+                "delta": {"rows": sides["post"]["rows"] - sides["baseline"]["rows"],
+                          "requests": sides["post"]["requests"] - sides["baseline"]["requests"]},
+            })
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented, stable JSON document (see docs/readme-compare.md)."""
+        windows = {}
+        for name, window in (("baseline", self.baseline), ("post", self.post)):
+            windows[name] = {**window.span.to_json(), "rows": window.rows,
+                             "rows_outside_span": window.rows_outside_span,
+                             "target_route_rows": window.route_rows(self.route)}
+        return {
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "headline": self.headline,
+            "unit": self.unit,
+            "target": {"route": self.route, "statuses": [_status_json(s) for s in self.statuses],
+                       "signatures": list(self.signatures)},
+            "gate": {"min_drop": self.gate.min_drop, "alpha": self.gate.alpha,
+                     "burst": {"per_minute": self.gate.burst.per_minute,
+                               "minutes": self.gate.burst.minutes},
+                     "barometers": list(self.gate.barometers)},
+            "windows": windows,
+            "target_failures": {
+                "baseline": self.target_baseline.to_json(), "post": self.target_post.to_json(),
+                "relative_drop": self.relative_drop, "p_value": self.p_value,
+                "min_achievable_p": self.min_achievable_p,
+            },
+            "series": {"baseline": _series(self.baseline, self.baseline.target),
+                       "post": _series(self.post, self.post.target)},
+            "bursts": [b.to_json() for b in self.bursts],
+            "barometers": [b.to_json() for b in self.barometers],
+            "reasons": [r.to_json() for r in self.reasons],
+            "deltas": self.deltas(),
+        }
+
+
+def render_markdown(doc: Mapping[str, Any]) -> str:
+    """The markdown report of a ``Comparison.to_json()`` document (optionally with the
+    command's ``inputs``), from ``evidence/templates/compare.md.j2``."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, autoescape=False,
+    )
+    return env.get_template("compare.md.j2").render(doc=doc)
+
+
+def _status_json(status: int | None) -> int | str:
+    return "blank" if status is None else status
+
+
+def _delta_order(key: tuple[str, str]) -> tuple[str, int, str]:
+    route, name = key
+    rank = 0 if name == "all" else 1 if name.startswith("status:") else 2
+    return route, rank, name
+
+
+def _fmt_p(p: float) -> str:
+    return f"{p:.3g}"
+
+
+def _target_reasons(
+    base: Side, post: Side, gate: Gate, unit: Unit, p: float, min_p: float
+) -> tuple[list[Reason], float | None]:
+    reasons = []
+    numbers = {"unit": unit, "baseline_events": base.events, "post_events": post.events,
+               "baseline_minutes": round(base.minutes, 3), "post_minutes": round(post.minutes, 3),
+               "baseline_rate_per_min": round(base.rate, 6), "post_rate_per_min": round(post.rate, 6)}
+    drop = 1 - post.rate / base.rate if base.events else None
+    what = f"failure {unit}"
+    rates = (f"{base.events} {what} in {base.minutes:g} min ({base.rate:.3g}/min) -> "
+             f"{post.events} in {post.minutes:g} min ({post.rate:.3g}/min)")
+    if post.rate > base.rate:
+        reasons.append(Reason("increase", "fail", f"failures increased: {rates}.", numbers))
+    elif drop is not None and drop < gate.min_drop:
+        reasons.append(Reason(
+            "drop_below_min", "fail",
+            f"relative drop {drop:.1%} is below the gate's min_drop {gate.min_drop:.0%}: {rates}.",
+            {**numbers, "relative_drop": drop, "min_drop": gate.min_drop},
+        ))
+    elif drop is not None:
+        reasons.append(Reason(
+            "drop_ok", "ok", f"relative drop {drop:.1%} >= min_drop {gate.min_drop:.0%}: {rates}.",
+            {**numbers, "relative_drop": drop, "min_drop": gate.min_drop},
+        ))
+    stats = {**numbers, "p_value": p, "min_achievable_p": min_p, "alpha": gate.alpha,
+             "exposure_ratio": round(post.minutes / base.minutes, 6)}
+    if p <= gate.alpha:
+        reasons.append(Reason(
+            "significant", "ok",
+            f"one-sided exact test: p = {_fmt_p(p)} <= alpha {gate.alpha} that the rate dropped.",
+            stats,
+        ))
+    elif min_p > gate.alpha:
+        reasons.append(Reason(
+            "too_little_signal", "inconclusive",
+            f"too little baseline signal: {base.events} {what} in {base.minutes:g} min; even "
+            f"zero post events would give p = {_fmt_p(min_p)} > alpha {gate.alpha}. Capture "
+            "longer windows.",
+            stats,
+        ))
+    elif reasons and reasons[-1].code == "drop_ok":
+        reasons.append(Reason(
+            "not_significant", "inconclusive",
+            f"the drop is not significant: p = {_fmt_p(p)} > alpha {gate.alpha} (a longer "
+            "post window could decide it).",
+            stats,
+        ))
+    else:
+        reasons.append(Reason(
+            "not_significant", "note",
+            f"no significant drop either: p = {_fmt_p(p)} > alpha {gate.alpha}.", stats,
+        ))
+    return reasons, drop
+
+
+def _burst_reasons(runs: Sequence[BurstRun], route: str, gate: Gate, unit: Unit) -> list[Reason]:
+    threshold = {"per_minute": gate.burst.per_minute, "minutes": gate.burst.minutes, "unit": unit}
+    if not runs:
+        return [Reason(
+            "no_burst", "ok",
+            f"no sustained burst on {route} in the post window (gate: >= {gate.burst.per_minute} "
+            f"failure {unit}/min for >= {gate.burst.minutes} consecutive minutes).",
+            threshold,
+        )]
+    return [
+        Reason(
+            "sustained_burst", "fail",
+            f"sustained burst on {route}: {run.minutes} consecutive minutes from "
+            f"{_minute_iso(run.start_ms)} with {', '.join(map(str, run.counts))} failure "
+            f"{unit}/min (gate: >= {gate.burst.per_minute}/min for >= {gate.burst.minutes} min).",
+            {**threshold, **run.to_json()},
+        )
+        for run in runs
+    ]
+
+
+def _barometer(route: str, baseline: Window, post: Window, alpha: float) -> tuple[BarometerResult, Reason]:
+    base_events, post_events = baseline.barometers[route], post.barometers[route]
+    unit = _unit(base_events, post_events)
+    base, after = _side(base_events, unit, baseline.span), _side(post_events, unit, post.span)
+    p = p_value_rise(base.events, base.minutes, after.events, after.minutes)
+    worse = p <= alpha
+    result = BarometerResult(route, unit, base, after, p, worse)
+    rates = (f"{base.events} failure {unit} ({base.rate:.3g}/min) -> {after.events} "
+             f"({after.rate:.3g}/min)")
+    numbers = result.to_json()
+    if worse:
+        return result, Reason(
+            "barometer_worse", "fail",
+            f"barometer {route} is significantly worse: {rates}, p = {_fmt_p(p)} <= alpha {alpha}.",
+            numbers,
+        )
+    return result, Reason(
+        "barometer_ok", "ok",
+        f"barometer {route} not significantly worse: {rates}, p = {_fmt_p(p)}.", numbers,
+    )
+
+
+def _notes(baseline: Window, post: Window, route: str) -> list[Reason]:
+    notes = []
+    for name, window in (("baseline", baseline), ("post", post)):
+        if window.rows_outside_span:
+            notes.append(Reason(
+                "rows_outside_span", "note",
+                f"{window.rows_outside_span} {name} rows fall outside the capture span "
+                f"{_iso(window.span.since_ms)}..{_iso(window.span.until_ms)} and were left out.",
+                {"window": name, "rows": window.rows_outside_span},
+            ))
+    if post.route_rows(route) == 0:
+        notes.append(Reason(
+            "no_target_rows", "note",
+            f"the post window has no rows at all on {route}; unless the capture was filtered to "
+            "failures, check that the route was invoked during the window.",
+            {"route": route},
+        ))
+    return notes
+
+
+def compare(
+    baseline: Iterable[LogRecord],
+    post: Iterable[LogRecord],
+    *,
+    catalogue: Catalogue,
+    route: str,
+    statuses: Sequence[int | None] = DEFAULT_STATUSES,
+    signatures: Sequence[str] = (),
+    gate: Gate = DEFAULT_GATE,
+    baseline_span: Span | None = None,
+    post_span: Span | None = None,
+    names: tuple[str, str] = ("baseline", "post"),
+) -> Comparison:
+    """Compare the two windows for ``route`` and decide PASS / FAIL / INCONCLUSIVE.
+
+    ``names`` label the two windows in error messages (the command passes the file paths).
+    """
+    unknown = [s for s in signatures if s not in catalogue.names]
+    if unknown:
+        raise InputError(
+            f"unknown signatures {unknown}; known: {', '.join(catalogue.names)} (add new ones "
+            "under 'signatures:' in reversal.yaml)."
+        )
+    criteria = Criteria(route, tuple(statuses), tuple(signatures), tuple(gate.barometers), catalogue)
+    base_window = build_window(baseline, criteria, baseline_span, names[0])
+    post_window = build_window(post, criteria, post_span, names[1])
+
+    unit = _unit(base_window.target, post_window.target)
+    base = _side(base_window.target, unit, base_window.span)
+    after = _side(post_window.target, unit, post_window.span)
+    p = p_value_drop(base.events, base.minutes, after.events, after.minutes)
+    min_p = min_achievable_p(base.events, after.minutes / base.minutes)
+    reasons, drop = _target_reasons(base, after, gate, unit, p, min_p)
+
+    by_minute = post_window.target.by_minute(unit)
+    series = [(m, by_minute.get(m, 0)) for m in post_window.span.minute_starts()]
+    runs = find_bursts(series, gate.burst)
+    reasons += _burst_reasons(runs, route, gate, unit)
+
+    barometers = []
+    for barometer in gate.barometers:
+        result, reason = _barometer(barometer, base_window, post_window, gate.alpha)
+        barometers.append(result)
+        reasons.append(reason)
+    reasons += _notes(base_window, post_window, route)
+
+    outcomes = {r.outcome for r in reasons}
+    verdict: Verdict = "FAIL" if "fail" in outcomes else (
+        "INCONCLUSIVE" if "inconclusive" in outcomes else "PASS")
+    return Comparison(
+        verdict=verdict, unit=unit, route=route, statuses=criteria.statuses,
+        signatures=criteria.signatures, gate=gate, baseline=base_window, post=post_window,
+        target_baseline=base, target_post=after, relative_drop=drop, p_value=p,
+        min_achievable_p=min_p, bursts=tuple(runs), barometers=tuple(barometers),
+        reasons=tuple(reasons),
+    )
