@@ -188,6 +188,5 @@ def compare_windows(baseline: Path, post: Path, book: Playbook, catalogue,
     )
     report = result.to_json()
     failing = [r for r in result.reasons if r.outcome != "pass"] or list(result.reasons)
-    return {"verdict": result.verdict, "json": report, "markdown": render_markdown(result),
-            "reasons": [r.message for r in failing],
-            "headline": f"{result.verdict}: " + (failing[0].message if failing else "no reasons")}
+    return {"verdict": result.verdict, "json": report, "markdown": render_markdown(report),
+            "reasons": [r.message for r in failing], "headline": result.headline}
