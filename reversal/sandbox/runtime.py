@@ -85,7 +85,7 @@ class Sandbox:
         self.platform = Platform(
             project_id=_id(ids, "prj_", 28), project_name=PROJECT_NAME, team_id=_id(ids, "team_", 24),
             domain=f"{PROJECT_NAME}.vercel.app", build_ms=int(s.build_s * 1000),
-            flag_trailing_newline=s.flag_trailing_newline, deploy_error_pending=s.deploy_error,
+            flag_trailing_newline=s.flag_trailing_newline,
             rng=random.Random(ids.getrandbits(64)),
         )
         self._worker = DurableWorker(self.database_url, self.platform, self.clock, self._rngs["worker"])
@@ -146,6 +146,7 @@ class Sandbox:
             p.add_env(name, "false", created)
         p.create_deployment(created, target="production", meta={"githubCommitRef": "main"}, source="git",
                             build_ms=0)
+        p.deploy_error_pending = s.deploy_error  # the knob hits the first deployment made through the API
 
     def _backfill(self) -> int:
         """Traffic of the ``history_s`` before now, at once; returns the next minute to generate."""
