@@ -1,0 +1,415 @@
+"""Vercel- and Inngest-shaped REST endpoints over a ``Platform`` (shapes: docs/platform-api.md).
+
+Each endpoint is a function from a parsed request to ``Reply(status, body, headers)``; the
+loopback servers only move bytes. Paths, versions, fields, the error body
+``{"error": {"code", "message"}}`` and the pagination schemes are the ones the real client
+speaks, so the client runs unchanged against the sandbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reversal.sandbox.app import RequestRecord, iso
+from reversal.sandbox.platform import Deployment, Platform
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: Any  # decoded JSON, or None
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Faults:
+    api_429_rate: float = 0.0
+    api_5xx_rate: float = 0.0
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> Reply:
+    return Reply(status, {"error": {"code": code, "message": message, **extra}})
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("authorization", "")
+    return value[7:] if value.startswith("Bearer ") else None
+
+
+def _gate(call: Call, platform: Platform, token: str, faults: Faults, rng: random.Random) -> Reply | None:
+    """Token, team scope and the injected rate-limit / server faults, in Vercel's order."""
+    if _bearer(call.headers) != token:
+        return error(401, "forbidden", "Not authorized", invalidToken=True)
+    team = call.query.get("teamId")
+    if team is not None and team != platform.team_id:
+        return error(403, "forbidden", "You don't have permission to access this team.")
+    if faults.api_429_rate and rng.random() < faults.api_429_rate:
+        reset_ms = int(time.time() * 1000) + 1000
+        reply = error(429, "rate_limited",
+                      "The rate limit of 100 exceeded for 'api-sandbox'. Try again in 1 second",
+                      limit={"remaining": 0, "reset": reset_ms // 1000, "resetMs": reset_ms, "total": 100})
+        headers = {"retry-after": "1", "x-ratelimit-limit": "100", "x-ratelimit-remaining": "0",
+                   "x-ratelimit-reset": str(reset_ms // 1000)}
+        return Reply(429, reply.body, headers)
+    if faults.api_5xx_rate and rng.random() < faults.api_5xx_rate:
+        return error(500, "internal_server_error", "An unexpected internal error occurred.")
+    return None
+
+
+# -- env ------------------------------------------------------------------------------------------
+def _env_view(entry: Mapping[str, Any], decrypt: bool) -> dict[str, Any]:
+    view = dict(entry)
+    if entry["type"] == "sensitive":
+        view.pop("value", None)
+        view["decrypted"] = False
+    elif not decrypt and entry["type"] != "plain":
+        view["value"] = "enc:" + hashlib.sha256(entry["value"].encode()).hexdigest()[:32]
+        view["decrypted"] = False
+    else:
+        view["decrypted"] = entry["type"] != "plain"
+    return view
+
+
+def _project(platform: Platform, id_or_name: str) -> Reply | None:
+    if id_or_name in (platform.project_id, platform.project_name):
+        return None
+    return error(404, "not_found", f"Project not found: {id_or_name}")
+
+
+def _targets(value: Any) -> list[str] | None:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(
+            t in ("production", "preview", "development") for t in items):
+        return None
+    return list(items)
+
+
+def list_env(platform: Platform, call: Call) -> Reply:
+    decrypt = call.query.get("decrypt") == "true"
+    target = call.query.get("target")
+    with platform.lock:
+        envs = [_env_view(e, decrypt) for e in platform.envs if target is None or target in e["target"]]
+    return Reply(200, {"envs": envs})
+
+
+def get_env(platform: Platform, env_id: str) -> Reply:
+    with platform.lock:
+        entry = next((e for e in platform.envs if e["id"] == env_id), None)
+        if entry is None:
+            return error(404, "not_found", f"Could not find the environment variable: {env_id}")
+        return Reply(200, _env_view(entry, decrypt=True))
+
+
+def create_env(platform: Platform, call: Call, now_ms: int) -> Reply:
+    items = call.body if isinstance(call.body, list) else [call.body]
+    upsert = call.query.get("upsert") == "true"
+    created: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            return error(400, "bad_request", "Invalid request: each item must be an object.")
+        missing = [k for k in ("key", "value", "type") if not isinstance(item.get(k), str)]
+        targets = _targets(item.get("target"))
+        if missing or targets is None:
+            return error(400, "bad_request", "Invalid request: missing required property "
+                         f"`{(missing or ['target'])[0]}` (key, value, type and target are required).")
+        key = item["key"]
+        with platform.lock:
+            clash = next((e for e in platform.envs
+                          if e["key"] == key and set(e["target"]) & set(targets)), None)
+            if clash is not None and not upsert:
+                failed.append({"error": {"code": "ENV_ALREADY_EXISTS", "key": key, "envVarId": clash["id"],
+                                         "message": f"A variable with the name `{key}` already exists for "
+                                                    "the target production, preview or development.",
+                                         "target": targets}})
+                continue
+            value = platform.stored_value(key, item["value"])
+            if clash is not None:
+                clash.update(value=value, type=item["type"], target=targets, updatedAt=now_ms,
+                             updatedBy="user_sandbox", comment=item.get("comment", clash["comment"]))
+                created.append(_env_view(clash, decrypt=False))
+            else:
+                entry = platform.add_env(key, value, now_ms, type_=item["type"], target=tuple(targets))
+                entry["comment"] = item.get("comment")
+                created.append(_env_view(entry, decrypt=False))
+    body_created: Any = created if isinstance(call.body, list) else (created[0] if created else [])
+    return Reply(201, {"created": body_created, "failed": failed})
+
+
+def edit_env(platform: Platform, call: Call, env_id: str, now_ms: int) -> Reply:
+    if not isinstance(call.body, Mapping):
+        return error(400, "bad_request", "Invalid request: the body must be a JSON object.")
+    with platform.lock:
+        entry = next((e for e in platform.envs if e["id"] == env_id), None)
+        if entry is None:
+            return error(404, "not_found", f"Could not find the environment variable: {env_id}")
+        if "target" in call.body:
+            targets = _targets(call.body["target"])
+            if targets is None:
+                return error(400, "bad_request", "Invalid request: `target` must list production, preview "
+                             "or development.")
+            entry["target"] = targets
+        for key in ("key", "type", "comment", "gitBranch"):
+            if key in call.body:
+                entry[key] = call.body[key]
+        if "value" in call.body:
+            if not isinstance(call.body["value"], str):
+                return error(400, "bad_request", "Invalid request: `value` must be a string.")
+            entry["value"] = platform.stored_value(entry["key"], call.body["value"])
+        entry.update(updatedAt=now_ms, updatedBy="user_sandbox")
+        return Reply(200, _env_view(entry, decrypt=False))
+
+
+# -- deployments ----------------------------------------------------------------------------------
+def _deployment_common(platform: Platform, d: Deployment, now_ms: int) -> dict[str, Any]:
+    state = d.state(now_ms)
+    ready = d.ready_ms if state in ("READY", "ERROR") else None
+    building = d.created_ms + 2000 if state != "QUEUED" else None
+    return {
+        "name": platform.project_name, "projectId": platform.project_id, "url": d.url,
+        "createdAt": d.created_ms, "buildingAt": building, "ready": ready if state == "READY" else None,
+        "readyState": state, "readySubstate": "PROMOTED" if state == "READY" and d.target else None,
+        "target": d.target, "meta": d.meta, "creator": {"uid": "user_sandbox", "username": "sandbox"},
+        "aliasAssigned": state == "READY" and d.target == "production", "aliasError": None,
+        "inspectorUrl": f"https://vercel.com/{platform.team_id}/{platform.project_name}/{d.id[4:]}",
+    }
+
+
+def deployment_view(platform: Platform, d: Deployment, now_ms: int) -> dict[str, Any]:
+    view = {"id": d.id, **_deployment_common(platform, d, now_ms)}
+    view.update(status=view["readyState"], canceledAt=None, alias=[platform.domain] if d.target else [],
+                aliasAssignedAt=d.ready_ms if view["aliasAssigned"] else None)
+    if view["readyState"] == "ERROR":
+        view.update(errorCode="BUILD_FAILED", errorStep="build",
+                    errorMessage='Command "npm run build" exited with 1')
+    return view
+
+
+def list_deployments(platform: Platform, call: Call, now_ms: int) -> Reply:
+    q = call.query
+    if q.get("projectId") not in (None, platform.project_id, platform.project_name):
+        return Reply(200, {"pagination": {"count": 0, "next": None, "prev": None}, "deployments": []})
+    try:
+        limit = max(1, min(100, int(q.get("limit", "20"))))
+        until = int(q["until"]) if "until" in q else None
+        since = int(q["since"]) if "since" in q else None
+    except ValueError:
+        return error(400, "bad_request", "Invalid request: limit, since and until must be integers.")
+    states = set(q["state"].split(",")) if q.get("state") else None
+    with platform.lock:
+        items = sorted(platform.deployments, key=lambda d: d.created_ms, reverse=True)
+    items = [d for d in items
+             if (until is None or d.created_ms < until) and (since is None or d.created_ms > since)
+             and (q.get("target") is None or d.target == q["target"])
+             and (states is None or d.state(now_ms) in states)
+             and all(d.meta.get(k[5:]) == v for k, v in q.items() if k.startswith("meta-"))]
+    page = items[:limit]
+    views = []
+    for d in page:
+        common = _deployment_common(platform, d, now_ms)
+        views.append({"uid": d.id, **common, "created": d.created_ms, "state": common["readyState"],
+                      "type": "LAMBDAS", "source": d.source, "isRollbackCandidate": d.target == "production"})
+    pagination = {"count": len(page), "next": page[-1].created_ms if len(items) > limit else None,
+                  "prev": page[0].created_ms if page else None}
+    return Reply(200, {"pagination": pagination, "deployments": views})
+
+
+def create_deployment(platform: Platform, call: Call, now_ms: int) -> Reply:
+    body = call.body
+    if not isinstance(body, Mapping) or not isinstance(body.get("name"), str):
+        return error(400, "bad_request", "Invalid request: missing required property `name`.")
+    project = body.get("project", body["name"])
+    missing = _project(platform, project)
+    if missing:
+        return missing
+    source = "cli"
+    if body.get("deploymentId") is not None:
+        if platform.find_deployment(str(body["deploymentId"])) is None:
+            return error(404, "not_found", f"Could not find the deployment: {body['deploymentId']}")
+        source = "redeploy"
+    target = body.get("target")
+    if target not in (None, "production", "staging"):
+        return error(400, "bad_request", "Invalid request: `target` must be production, staging or omitted.")
+    meta = body.get("meta") or {}
+    if not isinstance(meta, Mapping) or not all(isinstance(v, str) for v in meta.values()):
+        return error(400, "bad_request", "Invalid request: `meta` must map strings to strings.")
+    deployment = platform.create_deployment(now_ms, target=target, meta=meta, source=source)
+    return Reply(200, deployment_view(platform, deployment, now_ms))
+
+
+# -- request logs ---------------------------------------------------------------------------------
+def log_row(record: RequestRecord, domain: str) -> dict[str, Any]:
+    """A request as ``GET /api/logs/request-logs`` returns it: log lines nested in ``logs``."""
+    return {
+        "requestId": record.request_id, "timestamp": iso(record.ts_ms), "deploymentId": record.deployment_id,
+        "domain": domain, "requestMethod": record.method, "requestPath": record.path,
+        "statusCode": -1 if record.status is None else record.status, "environment": "production",
+        "branch": "main", "cache": "BYPASS" if "cron" in record.path else "MISS", "traceId": "",
+        "userAgent": record.user_agent, "durationMs": record.duration_ms,
+        "logs": [{"level": line.level, "message": line.message, "messageTruncated": False,
+                  "timestamp": iso(record.ts_ms + line.offset_ms)} for line in record.lines],
+        "events": [{"source": "serverless"}, {"source": "edge-middleware"}],
+    }
+
+
+def _status_matches(status: int | None, wanted: str) -> bool:
+    code = -1 if status is None else status
+    for item in wanted.split(","):
+        item = item.strip().lower()
+        family = item.endswith("xx") and item[:-2].isdigit() and code // 100 == int(item[:-2])
+        if family or item == str(code):
+            return True
+    return False
+
+
+def request_logs(platform: Platform, call: Call, now_ms: int, page_size: int) -> Reply:
+    q = call.query
+    if q.get("projectId") not in (platform.project_id, platform.project_name):
+        return error(404, "not_found", f"Project not found: {q.get('projectId')}")
+    if q.get("ownerId") not in (None, platform.team_id):
+        return error(403, "forbidden", "You don't have permission to access this team.")
+    try:
+        start = int(q.get("startDate", now_ms - 86_400_000))
+        end = int(q.get("endDate", now_ms))
+        page = int(q.get("page", "0"))
+    except ValueError:
+        return error(400, "bad_request", "Invalid request: startDate, endDate and page must be integers.")
+    if page < 0 or start > end:
+        return error(400, "bad_request", "Invalid request: page must be >= 0 and startDate <= endDate.")
+    environment = q.get("environment")
+    levels = set(q["level"].split(",")) if q.get("level") else None
+    with platform.lock:
+        records = [r for r in platform.records if start <= r.ts_ms <= end]
+    records = [r for r in records
+               if environment in (None, "production")
+               and (q.get("deploymentId") in (None, r.deployment_id))
+               and (q.get("requestId") in (None, r.request_id))
+               and (q.get("statusCode") is None or _status_matches(r.status, q["statusCode"]))
+               and (levels is None or any(line.level in levels for line in r.lines))
+               and (not q.get("search") or any(q["search"] in line.message for line in r.lines)
+                    or q["search"] in r.path)]
+    records.sort(key=lambda r: (r.ts_ms, r.request_id), reverse=True)
+    rows = [log_row(r, platform.domain) for r in records[page * page_size:(page + 1) * page_size]]
+    return Reply(200, {"rows": rows, "hasMoreRows": (page + 1) * page_size < len(records)})
+
+
+# -- Inngest --------------------------------------------------------------------------------------
+def hashed_signing_key(key: str) -> str:
+    """The SDKs' form: ``signkey-<env>-`` + sha256 of the hex-decoded rest."""
+    match = re.fullmatch(r"(signkey-[a-z]+-)([0-9a-f]+)", key)
+    if not match:
+        return key
+    return match.group(1) + hashlib.sha256(bytes.fromhex(match.group(2))).hexdigest()
+
+
+def _rfc3339(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp() * 1000)
+
+
+def inngest_events(platform: Platform, call: Call, signing_key: str, now_ms: int) -> Reply:
+    if _bearer(call.headers) not in (signing_key, hashed_signing_key(signing_key)):
+        return Reply(401, {"error": "Unauthorized: the signing key is not valid for this environment."})
+    q = call.query
+    try:
+        limit = max(1, min(100, int(q.get("limit", "100"))))
+        offset = int(q.get("cursor") or "0")
+    except ValueError:
+        return Reply(400, {"error": "limit must be 1-100 and cursor must come from a previous page."})
+    after, before = _rfc3339(q.get("received_after")), _rfc3339(q.get("received_before"))
+    with platform.lock:
+        events = [e for e in reversed(platform.events)
+                  if e["ts"] <= now_ms and (q.get("name") in (None, e["name"]))
+                  and (after is None or e["ts"] >= after) and (before is None or e["ts"] <= before)]
+    page = events[offset:offset + limit]
+    metadata = {"fetched_at": iso(now_ms), "cached_until": iso(now_ms)}
+    body: dict[str, Any] = {"data": page, "metadata": metadata}
+    if offset + limit < len(events):
+        body["cursor"] = str(offset + limit)
+    return Reply(200, body)
+
+
+# -- routing --------------------------------------------------------------------------------------
+_ENV_ONE = re.compile(r"/v(1|9|10)/projects/([^/]+)/env/([^/]+)")
+_ENV_ALL = re.compile(r"/v10/projects/([^/]+)/env")
+_PROJECT = re.compile(r"/v9/projects/([^/]+)")
+_DEPLOYMENT = re.compile(r"/v13/deployments/([^/]+)")
+
+
+def vercel_api(platform: Platform, call: Call, now_ms: int, *, token: str, faults: Faults,
+               rng: random.Random) -> Reply:
+    gate = _gate(call, platform, token, faults, rng)
+    if gate:
+        return gate
+    m, path = call.method, call.path.rstrip("/")
+    if match := _ENV_ONE.fullmatch(path):
+        version, project, env_id = match.groups()
+        missing = _project(platform, project)
+        if missing:
+            return missing
+        if m == "GET" and version == "1":
+            return get_env(platform, env_id)
+        if m == "PATCH" and version in ("9", "10"):
+            return edit_env(platform, call, env_id, now_ms)
+        return error(405, "method_unknown", f"{m} is not allowed on {call.path}")
+    if match := _ENV_ALL.fullmatch(path):
+        missing = _project(platform, match.group(1))
+        if missing:
+            return missing
+        if m == "GET":
+            return list_env(platform, call)
+        if m == "POST":
+            return create_env(platform, call, now_ms)
+        return error(405, "method_unknown", f"{m} is not allowed on {call.path}")
+    if match := _PROJECT.fullmatch(path):
+        missing = _project(platform, match.group(1))
+        return missing or Reply(200, {"id": platform.project_id, "name": platform.project_name,
+                                      "accountId": platform.team_id})
+    if path == "/v6/deployments" and m == "GET":
+        return list_deployments(platform, call, now_ms)
+    if path == "/v13/deployments" and m == "POST":
+        return create_deployment(platform, call, now_ms)
+    if (match := _DEPLOYMENT.fullmatch(path)) and m == "GET":
+        ident = call.query.get("url", "") if match.group(1) == "get" else match.group(1)
+        deployment = platform.find_deployment(ident.removeprefix("https://"))
+        if deployment is None:
+            return error(404, "not_found", f"Could not find the deployment: {ident}")
+        return Reply(200, deployment_view(platform, deployment, now_ms))
+    return error(404, "not_found", f"The requested path {call.path} was not found.")
+
+
+def logs_api(platform: Platform, call: Call, now_ms: int, *, token: str, faults: Faults,
+             rng: random.Random, page_size: int) -> Reply:
+    gate = _gate(call, platform, token, faults, rng)
+    if gate:
+        return gate
+    if call.path.rstrip("/") == "/api/logs/request-logs" and call.method == "GET":
+        return request_logs(platform, call, now_ms, page_size)
+    return error(404, "not_found", f"The requested path {call.path} was not found.")
+
+
+def inngest_api(platform: Platform, call: Call, now_ms: int, *, signing_key: str) -> Reply:
+    if call.path.rstrip("/") == "/v1/events" and call.method == "GET":
+        return inngest_events(platform, call, signing_key, now_ms)
+    return Reply(404, {"error": f"Not found: {call.path}"})

@@ -1,0 +1,159 @@
+"""The sandbox's platform state: project env, deployments, request log, Inngest events.
+
+One ``Platform`` holds everything the Vercel- and Inngest-shaped servers expose, behind one
+lock. Deployment states are a pure function of simulated time (QUEUED, BUILDING, then READY or
+ERROR), so nothing needs a timer: the production deployment serving the app at time ``t`` is
+the newest production deployment READY at ``t``, with the env it snapshotted at creation.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reversal.sandbox.app import FUNCTION_PREFIX, INVALID_SIGNATURE, DurableWork, RequestRecord, iso, ulid
+
+FLAG_NAMES = frozenset({
+    "INBOXXIA_EMAIL_SENT_ASYNC", "BACKGROUND_JOBS_USE_INNGEST", "BACKGROUND_JOBS_INLINE_EMERGENCY_FALLBACK",
+    "CRON_RESPONSE_TIMING_USE_INNGEST", "CRON_APPOINTMENT_RECONCILE_USE_INNGEST",
+    "CRON_FOLLOWUPS_USE_INNGEST", "CRON_AVAILABILITY_USE_INNGEST",
+    "CRON_EMAILBISON_AVAILABILITY_SLOT_USE_INNGEST",
+})
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+QUEUED_S = 2.0  # simulated seconds a new deployment stays QUEUED before BUILDING
+
+
+@dataclass
+class Deployment:
+    id: str
+    url: str
+    created_ms: int
+    ready_ms: int  # when it reaches its terminal state
+    target: str | None
+    fails: bool
+    env: dict[str, str]
+    meta: dict[str, str]
+    source: str = "cli"
+
+    def state(self, now_ms: int) -> str:
+        if now_ms < self.created_ms + QUEUED_S * 1000:
+            return "QUEUED"
+        if now_ms < self.ready_ms:
+            return "BUILDING"
+        return "ERROR" if self.fails else "READY"
+
+
+@dataclass
+class Platform:
+    """Mutable state shared by the servers, the traffic generator and the durable worker."""
+
+    project_id: str
+    project_name: str
+    team_id: str
+    domain: str
+    build_ms: int
+    flag_trailing_newline: bool = False
+    deploy_error_pending: bool = False
+    envs: list[dict[str, Any]] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)
+    records: list[RequestRecord] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # Inngest events, oldest first
+    seen_event_ids: set[str] = field(default_factory=set)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    rng: random.Random = field(default_factory=random.Random)
+
+    # -- project env --------------------------------------------------------------------------
+    def add_env(self, key: str, value: str, now_ms: int, *, type_: str = "encrypted",
+                target: tuple[str, ...] = ("production", "preview", "development")) -> dict[str, Any]:
+        with self.lock:
+            entry = {
+                "id": "".join(self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789")
+                              for _ in range(16)),
+                "key": key, "value": value, "type": type_, "target": list(target), "gitBranch": None,
+                "customEnvironmentIds": [], "comment": None, "configurationId": None,
+                "createdAt": now_ms, "updatedAt": now_ms, "createdBy": "user_sandbox", "updatedBy": None,
+                "decrypted": True, "system": False, "contentHint": None,
+            }
+            self.envs.append(entry)
+            return entry
+
+    def stored_value(self, key: str, value: str) -> str:
+        """What the platform keeps for a written value (the trailing-newline flag fault)."""
+        if self.flag_trailing_newline and key in FLAG_NAMES and not value.endswith("\n"):
+            return value + "\n"
+        return value
+
+    def env_for(self, target: str) -> dict[str, str]:
+        with self.lock:
+            return {e["key"]: e["value"] for e in self.envs if target in e["target"]}
+
+    # -- deployments --------------------------------------------------------------------------
+    def create_deployment(self, now_ms: int, *, target: str | None, meta: Mapping[str, str],
+                          source: str = "cli", build_ms: int | None = None) -> Deployment:
+        with self.lock:
+            fails, self.deploy_error_pending = self.deploy_error_pending, False
+            suffix = "".join(self.rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(9))
+            deployment = Deployment(
+                id="dpl_" + "".join(self.rng.choice(_ALNUM) for _ in range(28)),
+                url=f"{self.project_name}-{suffix}-sandbox.vercel.app",
+                created_ms=now_ms,
+                ready_ms=now_ms + (self.build_ms if build_ms is None else build_ms),
+                target=target, fails=fails,
+                env=self.env_for(target or "preview"), meta=dict(meta), source=source,
+            )
+            self.deployments.append(deployment)
+            return deployment
+
+    def find_deployment(self, id_or_url: str) -> Deployment | None:
+        with self.lock:
+            return next((d for d in self.deployments if id_or_url in (d.id, d.url)), None)
+
+    def serving(self, now_ms: int) -> Deployment | None:
+        """The production deployment the app's domain points at, at simulated time ``now_ms``."""
+        with self.lock:
+            ready = [d for d in self.deployments
+                     if d.target == "production" and d.state(now_ms) == "READY"]
+        return max(ready, key=lambda d: d.created_ms, default=None)
+
+    # -- what the app did -----------------------------------------------------------------------
+    def record(self, record: RequestRecord, work: DurableWork | None) -> DurableWork | None:
+        """Keep the request for the logs; publish its event. Returns the work to run, if new."""
+        with self.lock:
+            self.records.append(record)
+            if work is None:
+                return None
+            if work.kind == "webhook":
+                return work
+            event = work.event
+            self.events.append({
+                "internal_id": ulid(work.requested_ms, self.rng), "id": event["published_id"],
+                "name": event["name"], "received_at": iso(work.requested_ms), "ts": work.requested_ms,
+                "data": {**event["data"], "eventId": event["id"]},
+            })
+            if event["id"] in self.seen_event_ids:  # Inngest dedupes by event id: one run per key
+                return None
+            self.seen_event_ids.add(event["id"])
+            return work
+
+    def function_failed(self, work: DurableWork, run_id: str, at_ms: int) -> None:
+        """The ``inngest/function.failed`` event Inngest emits when a run fails for good."""
+        event = work.event
+        with self.lock:
+            self.events.append({
+                "internal_id": ulid(at_ms, self.rng), "id": ulid(at_ms, self.rng),
+                "name": "inngest/function.failed", "received_at": iso(at_ms), "ts": at_ms,
+                "data": {
+                    "function_id": FUNCTION_PREFIX + work.name, "run_id": run_id,
+                    "error": {"__serialized": True, "name": "Error", "message": INVALID_SIGNATURE,
+                              "error": "invalid status code: 401"},
+                    "event": {"name": event["name"], "id": event["id"], "data": event["data"],
+                              "ts": event["ts"]},
+                },
+            })
+
+    def snapshot(self, pick: Callable[[Platform], Any]) -> Any:
+        with self.lock:
+            return pick(self)

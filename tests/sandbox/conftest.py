@@ -1,0 +1,94 @@
+"""Helpers to drive a running sandbox over plain HTTP, as an outside client would."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from reversal.clock import parse_clock
+from reversal.sandbox import Sandbox, SandboxInfo, SandboxSettings
+
+
+def sim_now(info: SandboxInfo) -> int:
+    return parse_clock(info.env["REVERSAL_CLOCK"]).now_ms()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def vercel(info: SandboxInfo, *, token: str | None = None) -> httpx.Client:
+    return httpx.Client(base_url=info.api, headers={"Authorization": f"Bearer {token or info.token}"},
+                        params={"teamId": info.team_id}, timeout=10)
+
+
+def request_log_rows(info: SandboxInfo, start_ms: int, end_ms: int, **extra: str) -> list[dict[str, Any]]:
+    """Every row of the window, paging until hasMoreRows is false (as the CLI does)."""
+    rows: list[dict[str, Any]] = []
+    auth = {"Authorization": f"Bearer {info.token}"}
+    with httpx.Client(base_url=info.logs_api, headers=auth, timeout=10) as c:
+        for page in range(10_000):
+            r = c.get("/api/logs/request-logs", params={
+                "projectId": info.project_id, "ownerId": info.team_id, "startDate": start_ms,
+                "endDate": end_ms, "page": page, "environment": "production", **extra})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            rows += body["rows"]
+            if not body["hasMoreRows"]:
+                return rows
+    raise AssertionError("request-logs never stopped paging")
+
+
+def env_by_key(info: SandboxInfo) -> dict[str, dict[str, Any]]:
+    with vercel(info) as c:
+        envs = c.get(f"/v10/projects/{info.project_id}/env", params={"decrypt": "true"}).json()["envs"]
+    return {e["key"]: e for e in envs}
+
+
+def set_flag(info: SandboxInfo, name: str, value: str) -> dict[str, Any]:
+    env = env_by_key(info)[name]
+    with vercel(info) as c:
+        r = c.patch(f"/v9/projects/{info.project_id}/env/{env['id']}", json={"value": value})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def redeploy(info: SandboxInfo, timeout: float = 10.0) -> dict[str, Any]:
+    """Redeploy the current production deployment and poll it to a terminal state."""
+    with vercel(info) as c:
+        current = c.get("/v6/deployments", params={"projectId": info.project_id, "target": "production",
+                                                   "state": "READY", "limit": 1}).json()["deployments"][0]
+        created = c.post("/v13/deployments", json={
+            "name": "zrg-dashboard", "deploymentId": current["uid"], "project": info.project_id,
+            "target": "production", "withLatestCommit": False, "meta": {"redeployedBy": "tests"}}).json()
+        return wait_until(
+            lambda: (d := c.get(f"/v13/deployments/{created['id']}").json())["readyState"]
+            in ("READY", "ERROR", "CANCELED") and d,
+            timeout, "the deployment to finish")
+
+
+@pytest.fixture
+def start_sandbox() -> Iterator[Callable[..., SandboxInfo]]:
+    """Start sandboxes with the given settings; all are stopped at the end of the test."""
+    running: list[Sandbox] = []
+
+    def start(**settings: Any) -> SandboxInfo:
+        settings.setdefault("seed", 7)
+        settings.setdefault("factor", 600)
+        sandbox = Sandbox(SandboxSettings(**settings))
+        running.append(sandbox)
+        return sandbox.start()
+
+    yield start
+    for sandbox in running:
+        sandbox.stop()
