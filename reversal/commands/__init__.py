@@ -1,0 +1,1 @@
+"""One module per command; each exposes a click ``command`` and imports heavy modules lazily."""
