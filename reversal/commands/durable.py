@@ -107,7 +107,7 @@ def _check_problems(report: Any, playbook: Any) -> list[str]:
     return problems
 
 
-def _render_check(report: Any) -> list[str]:
+def _render_check(report: Any, waiting: bool) -> list[str]:
     lines = [f"durable {report.slice} ({report.route}) on {report.database}"]
     if report.outcome is not None:
         o = report.outcome
@@ -126,7 +126,7 @@ def _render_check(report: Any) -> list[str]:
     if report.growth is not None:
         lines.append(f"  queue growth: pendingDue {report.growth['pendingDueDelta']:+d} in "
                      f"{report.growth['intervalSeconds']:g}s")
-    lines.append(_colour("OK" if report.ok else "FAIL", report.ok))
+    lines.append(_colour("OK" if report.ok else "WAITING" if waiting else "FAIL", report.ok))
     lines.extend(f"  - {p}" for p in report.problems)
     return lines
 
@@ -193,8 +193,9 @@ def run_check(
             outcome=outcome, health=health, queue=queue, growth=growth,
         )
     report.problems = _check_problems(report, playbook)
-    _emit(report.to_json(), _render_check(report), as_json=as_json, out=out)
-    if outcome is not None and not wait and outcome.outcome in ("timeout", "missing"):
+    waiting = outcome is not None and not wait and outcome.outcome in ("timeout", "missing")
+    _emit({**report.to_json(), "waiting": waiting}, _render_check(report, waiting), as_json=as_json, out=out)
+    if waiting:
         click.echo(f"reversal: run for {dispatch_key} is not terminal yet; check again later.", err=True)
         return EXIT_WAITING
     return EXIT_OK if report.ok else EXIT_FAIL

@@ -61,7 +61,8 @@ def test_check_no_wait_is_exit_3_and_wait_times_out(db: Db, tmp_path):  # noqa: 
     args = ["durable", "check", "--route", "response-timing", "--dispatch-key", "k"]
     result, _ = _invoke(tmp_path, [*args, "--no-wait", "--json"], {"DATABASE_URL": db.dsn})
     assert result.return_value == 3
-    assert json.loads(result.stdout)["run"]["polls"] == 1
+    doc = json.loads(result.stdout)
+    assert doc["waiting"] and doc["run"]["polls"] == 1 and doc["run"]["outcome"] == "timeout"
     assert "not terminal yet" in result.stderr
     # 20 simulated seconds at x100 take a fifth of a second
     result, _ = _invoke(tmp_path, [*args, "--timeout", "20s", "--poll", "5"], {"DATABASE_URL": db.dsn})
