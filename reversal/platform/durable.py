@@ -249,6 +249,7 @@ def _connect_postgres(dsn: str, described: str) -> Any:
         conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         conn.execute("SET default_transaction_read_only = on")
         conn.execute("SET statement_timeout = '30s'")
+        conn.execute("SET TIME ZONE 'UTC'")  # Prisma stores UTC; naive parameters mean UTC too
     except psycopg.Error as exc:
         # psycopg messages can quote the connection string; keep only the first line, scrubbed.
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
