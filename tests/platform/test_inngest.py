@@ -1,0 +1,134 @@
+"""The Inngest failure check on the documented ``/v1/events`` shape (respx, no network)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from reversal.errors import StepFailed
+from reversal.platform.inngest import InngestClient, parse_failure
+
+FIXTURES = Path(os.environ.get("REVERSAL_ZRG_FIXTURES", "/work/shared/fixtures/zrg"))
+EVIDENCE = next((FIXTURES / "operator-artifacts").glob("inngest-invalid-signature-evidence-*.json"))
+KEY = "signkey-prod-0123456789abcdef0123456789abcdef"
+API = "https://inngest.test"
+SINCE = 1771393000000  # 2026-02-18T05:36:40Z
+
+
+def _api_event(row: dict) -> dict:
+    """An API event rebuilt from one of the team's evidence sample rows."""
+    return {
+        "internal_id": "int-" + row["id"],
+        "id": row["id"],
+        "name": "inngest/function.failed",
+        "ts": row["ts"],
+        "data": {
+            "function_id": row["function_id"],
+            "run_id": "01RUN" + row["id"][-6:],
+            "error": {"name": "Error", "message": row["error_message"], "error": row["error_error"],
+                      "__serialized": True},
+            "event": {"name": row["source_event"], "id": row["source_event_id"], "data": {}},
+        },
+    }
+
+
+def _other_failure(i: int) -> dict:
+    return {
+        "id": f"01OTHER{i}", "name": "inngest/function.failed", "ts": SINCE + 1000 * i,
+        "received_at": "2026-02-18T05:40:00Z",
+        "data": {"function_id": "zrg-dashboard-cron-followups", "run_id": f"r{i}",
+                 "error": {"name": "Error", "message": "P2028 transaction expired"},
+                 "event": {"name": "cron/followups.requested", "id": f"cron/followups.requested:{i}"}},
+    }
+
+
+@pytest.fixture
+def evidence() -> dict:
+    return json.loads(EVIDENCE.read_text())
+
+
+def test_reproduces_the_team_evidence_across_pages_and_cursor_variants(evidence):
+    events = [_api_event(r) for r in evidence["sample"]] + [_other_failure(i) for i in range(3)]
+    pages = [events[0:8], events[8:16], events[16:]]  # 8 + 8 + 4 with page_limit=8
+    with respx.mock(base_url=API, assert_all_called=True) as mock:
+        route = mock.get("/v1/events").mock(side_effect=[
+            httpx.Response(200, json={"data": pages[0], "cursor": "c1", "metadata": {}}),
+            httpx.Response(200, json={"data": pages[1], "metadata": {"cursor": "c2"}}),
+            httpx.Response(200, json={"data": pages[2], "metadata": {"fetched_at": "x"}}),
+        ])
+        client = InngestClient(KEY + "\n", base_url=API, page_limit=8, clock_ms=lambda: SINCE + 600_000)
+        with client:
+            result = client.failed_functions(SINCE)
+    queries = [dict(call.request.url.params) for call in route.calls]
+    assert [q.get("cursor") for q in queries] == [None, "c1", "c2"]
+    assert queries[0] == {"name": "inngest/function.failed", "received_after": "2026-02-18T05:36:40.000Z",
+                          "limit": "8"}
+    assert {call.request.headers["authorization"] for call in route.calls} == {f"Bearer {KEY}"}
+    out = result.to_json()
+    assert out["pages"] == 3 and out["totalEventsFetched"] == 20
+    assert out["functionFailedEvents"] == 20
+    assert out["invalidSignatureFailures"] == evidence["invalidSignatureFailures"] == 17
+    assert out["invalidSignatureByFunctionAndEvent"] == evidence["groupedByFunctionAndEvent"]
+    assert out["groupedByFunctionAndEvent"] == {
+        **evidence["groupedByFunctionAndEvent"],
+        "zrg-dashboard-cron-followups <- cron/followups.requested": 3,
+    }
+    assert out["sample"][: len(evidence["sample"])] == evidence["sample"]
+    assert client.key_shape.leading_or_trailing_whitespace is True
+
+
+def test_stops_on_short_page_even_with_a_cursor_and_filters_foreign_events():
+    stray = {"id": "e", "name": "app/user.created", "ts": SINCE + 5, "data": {}}
+    early = {**_other_failure(9), "received_at": "2026-02-18T05:00:00Z"}  # before the window
+    with respx.mock(base_url=API) as mock:
+        route = mock.get("/v1/events").respond(200, json={
+            "data": [stray, early, _other_failure(1)], "cursor": "more"})
+        with InngestClient(KEY, base_url=API, page_limit=10) as client:
+            result = client.failed_functions(SINCE, SINCE + 3_600_000)
+    assert route.call_count == 1
+    assert dict(route.calls[0].request.url.params)["received_before"] == "2026-02-18T06:36:40.000Z"
+    assert result.total_events_fetched == 3 and len(result.failures) == 1
+    assert result.invalid_signature_failures == 0
+
+
+def test_rate_limit_is_retried_with_backoff():
+    slept = []
+    with respx.mock(base_url=API) as mock:
+        mock.get("/v1/events").mock(side_effect=[
+            httpx.Response(429, headers={"retry-after": "3"}),
+            httpx.Response(429),
+            httpx.Response(200, json={"data": []}),
+        ])
+        with InngestClient(KEY, base_url=API, sleep=slept.append) as client:
+            result = client.failed_functions(SINCE)
+    assert slept == [3.0, 2.0]
+    assert result.failures == [] and result.pages == 1
+
+
+def test_refused_key_never_appears_in_the_error():
+    with respx.mock(base_url=API) as mock:
+        mock.get("/v1/events").respond(401, text=f"invalid key {KEY}")
+        with InngestClient(KEY, base_url=API) as client, pytest.raises(StepFailed) as caught:
+            client.failed_functions(SINCE)
+    message = str(caught.value)
+    assert "refused the signing key (401)" in message
+    assert KEY not in message and "[REDACTED]" in message
+
+
+def test_unexpected_body_is_a_step_failure():
+    with respx.mock(base_url=API) as mock:
+        mock.get("/v1/events").respond(200, text="<html>maintenance</html>")
+        with InngestClient(KEY, base_url=API) as client, pytest.raises(StepFailed, match="'data' list"):
+            client.failed_functions(SINCE)
+
+
+def test_parse_failure_tolerates_missing_fields():
+    failure = parse_failure({"internal_id": "x", "received_at": "2026-02-18T05:40:00Z", "data": None})
+    assert failure.id == "x" and failure.function_id == "<unknown>"
+    assert failure.ts == 1771393200000
+    assert failure.error_message == "" and not failure.invalid_signature
