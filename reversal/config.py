@@ -50,8 +50,11 @@ class Config:
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def secret(self, name: str) -> str | None:
-        """A secret from the environment; never logged, never part of ``repr``."""
-        return self.environ.get(name)
+        """A secret from the environment, else from ``env_file`` (as ``vercel env pull`` writes
+        it); refused with surrounding whitespace. Never logged, never part of ``repr``."""
+        from reversal.platform.envfile import read_secret
+
+        return read_secret(name, environ=self.environ, env_file=self.env_file)
 
     @property
     def token(self) -> str | None:

@@ -71,7 +71,7 @@ def run_probe(
             "no app URL to probe: pass --app-url, set REVERSAL_APP_URL, or app_url in reversal.yaml."
         )
     secret_name = (playbook.probe.bearer_env if playbook.probe else None) or "CRON_SECRET"
-    secret = config.secret(secret_name)
+    secret = config.secret(secret_name)  # env var, else the env file
     with httpx.Client(timeout=httpx.Timeout(timeout_s, connect=10)) as http:
         result = probe_route(
             http=http, app_url=base, playbook=playbook, expect=expect,  # type: ignore[arg-type]

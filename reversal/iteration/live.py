@@ -30,11 +30,6 @@ class LivePlatform:
 
         return VercelClient.from_config(self.config)
 
-    def _secret(self, name: str) -> str | None:
-        from reversal.platform.envfile import read_secret
-
-        return read_secret(name, environ=self.config.environ, env_file=self.config.env_file)
-
     # -- Vercel ---------------------------------------------------------------------------
     def env_values(self, keys: list[str]) -> tuple[dict[str, str | None], set[str]]:
         from reversal.platform.flags import read_values
@@ -98,7 +93,7 @@ class LivePlatform:
                 "the app's base URL is not configured: set app_url in reversal.yaml or "
                 "REVERSAL_APP_URL, so the probe can reach the route."
             )
-        secret = self._secret(playbook.probe.bearer_env) if playbook.probe.bearer_env else None
+        secret = self.config.secret(playbook.probe.bearer_env) if playbook.probe.bearer_env else None
         with httpx.Client(timeout=PROBE_TIMEOUT_S) as http:
             result = probe_route(http=http, app_url=self.config.app_url, playbook=playbook,
                                  expect=expect, secret=secret, clock=self.clock)
@@ -148,7 +143,7 @@ class LivePlatform:
                         f"{spec.queue} pending-due rows grew from {growth['pendingDueBefore']} "
                         f"to {growth['pendingDueAfter']} in {growth['intervalSeconds']}s"
                     )
-        signing_key = self._secret("INNGEST_SIGNING_KEY")
+        signing_key = self.config.secret("INNGEST_SIGNING_KEY")
         if signing_key and spec.function:
             snapshot["inngest"] = self._inngest(signing_key, problems)
         summary = ("Durable run SUCCEEDED in the ledger" if "run" in snapshot

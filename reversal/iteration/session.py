@@ -43,9 +43,9 @@ def open_session(config_path: Path | None, *, sandbox: bool = False,
     with ExitStack() as stack:
         environ = dict(os.environ)
         if sandbox:
-            from reversal.sandbox import Sandbox, settings_from_knobs
+            from reversal.sandbox import Sandbox, parse_knobs
 
-            info = stack.enter_context(Sandbox(settings_from_knobs(knobs)))
+            info = stack.enter_context(Sandbox(parse_knobs(knobs)))
             environ.update(info.env)
         config = load_config(config_path, environ)
         yield Session(config, clock_from_env(environ), IterationStore(config.artifacts), sandbox)
