@@ -209,7 +209,7 @@ def run_inngest(*, since: str, until: str | None, as_json: bool, out: Path | Non
     from reversal.platform.inngest import InngestClient
 
     config = load_config(config_path)
-    key = config.secret("INNGEST_SIGNING_KEY")
+    key = config.environ.get("INNGEST_SIGNING_KEY")  # raw: its whitespace is reported, not refused
     if not key or not key.strip():
         raise InputError(
             "INNGEST_SIGNING_KEY is not set: the Inngest events API is read with the environment's "
