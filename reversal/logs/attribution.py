@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from reversal.logs.model import NO_RESPONSE, LogRecord, normalize_path
 from reversal.logs.signatures import Catalogue
 
 SCHEMA = "reversal.attribute/1"
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+"""Exports at least this large are tallied by several processes."""
+MAX_WORKERS = 4
 _MATCH_CACHE_LIMIT = 100_000
 
 
@@ -172,7 +176,6 @@ class Tally:
         self._routes: dict[str, _RouteTally] = {}
         self._route_of: dict[str, str] = {}  # raw export requestPath -> route
         self._matches: dict[str, tuple[str, ...]] = {}
-        self._request_ids: set[str] = set()
         self._inputs: list[str] = []
         self.rows = 0
         self.first_ts: int | None = None
@@ -196,8 +199,7 @@ class Tally:
         Conversions are idempotent on ``LogRecord`` values: a route normalizes to itself,
         a non-int status (``""``/``None``) is blank, a ``""``/``None`` duration is none.
         """
-        routes, route_of, request_ids, signatures_of = (
-            self._routes, self._route_of, self._request_ids, self._signatures_of)
+        routes, route_of, signatures_of = self._routes, self._route_of, self._signatures_of
         first, last, count = self.first_ts, self.last_ts, 0
         for path, status, request_id, ts, duration, message in map(fields, rows):
             count += 1
@@ -213,7 +215,6 @@ class Tally:
             tally.statuses[status] = tally.statuses.get(status, 0) + 1
             if request_id:
                 tally.request_ids.add(request_id)
-                request_ids.add(request_id)
             else:
                 tally.unidentified += 1
             if first is None or ts < first:
@@ -244,6 +245,32 @@ class Tally:
         path, without building a ``LogRecord`` per row."""
         self._consume(rows, _EXPORT_FIELDS)
 
+    def merge(self, other: Tally) -> None:
+        """Fold in a tally of other rows (a parallel worker's range of the same input)."""
+        for route, theirs in other._routes.items():
+            mine = self._routes.get(route)
+            if mine is None:
+                self._routes[route] = theirs
+                continue
+            mine.rows += theirs.rows
+            mine.unidentified += theirs.unidentified
+            mine.signature_rows += theirs.signature_rows
+            for status, n in theirs.statuses.items():
+                mine.statuses[status] = mine.statuses.get(status, 0) + n
+            mine.request_ids |= theirs.request_ids
+            mine.durations.extend(theirs.durations)
+            for name, (rows, ids) in theirs.signatures.items():
+                entry = mine.signatures.setdefault(name, [0, set()])
+                entry[0] += rows
+                entry[1] |= ids
+        self.rows += other.rows
+        stamps = [t for t in (self.first_ts, self.last_ts, other.first_ts, other.last_ts) if t is not None]
+        self.first_ts, self.last_ts = (min(stamps), max(stamps)) if stamps else (None, None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Workers send their counts back, not their caches."""
+        return {**self.__dict__, "_route_of": {}, "_matches": {}}
+
     def matrix(self) -> Matrix:
         names = self._catalogue.names
         routes = []
@@ -269,7 +296,8 @@ class Tally:
                     **{f"p{p}": _opt_number(nearest_rank(durations, p)) for p in (50, 95, 99)},
                 },
             ))
-        return Matrix(tuple(self._inputs), self.rows, len(self._request_ids), self.first_ts,
+        requests = len(set().union(*(t.request_ids for t in self._routes.values())))
+        return Matrix(tuple(self._inputs), self.rows, requests, self.first_ts,
                       self.last_ts, names, tuple(routes))
 
 
@@ -288,6 +316,56 @@ def attribute(records: Iterable[LogRecord], catalogue: Catalogue) -> Matrix:
     return tally.matrix()
 
 
+def _tally_range(path: Path, catalogue: Catalogue, start: int, stop: int | None) -> Tally:
+    from reversal.logs import readers
+
+    tally = Tally(catalogue)
+    for batch in readers.export_batches(path, readers.TallyRow, start=start, stop=stop):
+        tally.add_export_rows(batch)
+    return tally
+
+
+def _ranges(path: Path, parts: int) -> list[tuple[int, int | None]]:
+    """Byte ranges of an export that start at (candidate) row starts."""
+    from reversal.logs import readers
+
+    size = path.stat().st_size
+    starts = [0]
+    for k in range(1, parts):
+        point = readers.split_point(path, size * k // parts)
+        if point is not None and point > starts[-1]:
+            starts.append(point)
+    return list(zip(starts, [*starts[1:], None], strict=True))
+
+
+def _tally_export(path: Path, catalogue: Catalogue) -> Tally:
+    """Large exports are tallied in parallel byte ranges (forked workers), then merged.
+
+    A range boundary is only a candidate (it could lie inside a string); the range before it
+    must end exactly there, or its decode fails. Any failure in a range re-reads the whole
+    file serially, so errors always carry the exact row number.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from reversal.errors import InputError
+
+    parts = min(os.cpu_count() or 1, MAX_WORKERS)
+    if (parts < 2 or path.stat().st_size < PARALLEL_MIN_BYTES
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return _tally_range(path, catalogue, 0, None)
+    ranges = _ranges(path, parts)
+    try:
+        with ProcessPoolExecutor(len(ranges) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_tally_range, path, catalogue, a, b) for a, b in ranges[1:]]
+            tally = _tally_range(path, catalogue, *ranges[0])
+            for future in futures:
+                tally.merge(future.result())
+        return tally
+    except InputError:
+        return _tally_range(path, catalogue, 0, None)
+
+
 def attribute_files(paths: Sequence[Path], catalogue: Catalogue) -> Matrix:
     """The matrix of several log files of any format, aggregated; exports take the fast path."""
     from reversal.logs import readers
@@ -296,8 +374,7 @@ def attribute_files(paths: Sequence[Path], catalogue: Catalogue) -> Matrix:
     for path in paths:
         tally.add_input(str(path))
         if readers.detect_format(path) == "export":
-            for batch in readers.export_batches(path, readers.TallyRow):
-                tally.add_export_rows(batch)
+            tally.merge(_tally_export(path, catalogue))
         else:
             tally.add_records(readers.read_records(path))
     return tally.matrix()

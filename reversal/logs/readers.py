@@ -244,14 +244,17 @@ def _row_error(path: Path, exc: msgspec.ValidationError, first_row: int) -> Inpu
     return InputError(f"{path}: {row}: {reason}.")
 
 
-def export_batches(path: Path, row_type: type[Row] = ExportRow, *,
-                   chunk_bytes: int = CHUNK_BYTES) -> Iterator[list[Row]]:
+def export_batches(path: Path, row_type: type[Row] = ExportRow, *, chunk_bytes: int = CHUNK_BYTES,
+                   start: int = 0, stop: int | None = None) -> Iterator[list[Row]]:
     """Decoded rows of a dashboard export, one chunk at a time; memory ~ ``chunk_bytes``.
 
     One reusable buffer: each chunk is cut after the last ``}`` followed by ``,{``, a ``]``
     is written over the comma for the decode, and the rest moves to the front. A candidate
     inside a string leaves the batch ending in an open string, which msgspec reports as
     truncated, so the previous candidate is tried. No large allocation per chunk.
+
+    ``start``/``stop`` read only the rows from the ``{`` at ``start`` to the ``,`` before
+    ``stop`` (parallel attribution); row numbers in errors are then relative to ``start``.
     """
     decoder = msgspec.json.Decoder(list[row_type])
     try:
@@ -261,31 +264,46 @@ def export_batches(path: Path, row_type: type[Row] = ExportRow, *,
     buf = bytearray(chunk_bytes + 1)  # +1: room for the ']' written after a cut
     view = memoryview(buf)
     with handle:
-        filled = 1 + handle.readinto(view[1:chunk_bytes])
-        head = 1  # buf[0] is scratch for the '[' of later batches; file offset = index + delta
-        while head < filled and buf[head] in b" \t\r\n\xef\xbb\xbf":
-            head += 1
-        if buf[head : head + 1] != b"[":
-            raise InputError(
-                f"{path}: byte offset {head - 1}: expected '[' opening a JSON array of rows."
-            )
-        delta, rows_before, eof = -1, 0, False
+        handle.seek(start)
+        delta = start - 1  # buf[i] holds the byte at file offset i + delta
+
+        def limit() -> int:
+            return chunk_bytes if stop is None else min(chunk_bytes, stop - delta)
+
+        filled = 1 + handle.readinto(view[1 : limit()])
+        head = 1  # buf[0] is scratch for the '[' of later batches
+        if start:
+            head, buf[0] = 0, ord("[")
+            if buf[1:2] != b"{":
+                raise InputError(f"{path}: byte offset {start}: expected '{{' starting a row.")
+        else:
+            while head < filled and buf[head] in b" \t\r\n\xef\xbb\xbf":
+                head += 1
+            if buf[head : head + 1] != b"[":
+                raise InputError(
+                    f"{path}: byte offset {head - 1}: expected '[' opening a JSON array of rows."
+                )
+        rows_before, eof = 0, False
         while True:
             while not eof and filled < chunk_bytes:
-                read = handle.readinto(view[filled:chunk_bytes])
+                read = handle.readinto(view[filled : limit()]) if limit() > filled else 0
                 eof = not read
                 filled += read
             if eof:
                 end = filled
                 while end > head and buf[end - 1] in _WS:
                     end -= 1
+                if stop is not None:  # the range ends "}," : close the batch over the comma
+                    if buf[end - 1] != ord(","):
+                        raise InputError(f"{path}: byte offset {stop}: the range does not end between rows.")
+                    buf[end - 1] = ord("]")
                 if end - 1 == head or buf[end - 1] != ord("]"):
                     raise InputError(
                         f"{path}: truncated JSON at byte offset {filled + delta}: the file ends "
                         "before the closing ']' of the array of rows."
                     )
                 try:
-                    rows = decoder.decode(view[head:filled])
+                    rows = decoder.decode(view[head:end])
                 except msgspec.ValidationError as exc:
                     raise _row_error(path, exc, rows_before) from None
                 except msgspec.DecodeError as exc:
@@ -300,6 +318,16 @@ def export_batches(path: Path, row_type: type[Row] = ExportRow, *,
             buf[0] = ord("[")
             delta += rest - 1
             head, filled = 0, 1 + filled - rest
+
+
+def split_point(path: Path, near: int) -> int | None:
+    """Offset of a ``{`` that may start a row, at or after ``near`` (a candidate: the reader of
+    the range before it verifies it, since the candidate could lie inside a string)."""
+    with path.open("rb") as handle:
+        handle.seek(near)
+        window = handle.read(1 << 20)
+    match = _BOUNDARY.search(window)
+    return near + match.end() - 1 if match else None
 
 
 def _cut_and_decode(path: Path, decoder: msgspec.json.Decoder, buf: bytearray, head: int,
