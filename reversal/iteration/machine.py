@@ -380,7 +380,7 @@ def drive(ctx: Context, state: IterationState) -> IterationState:
                 raise
             last = state.events[-1] if state.events else None
             log.info("step.end", step=step, status=state.status, next=state.step,
-                     event=last.message if last else None)
+                     summary=last.message if last else None)
             persist(ctx, state)
             if last is not None:
                 ctx.ui.step(step, last.message)
