@@ -140,6 +140,7 @@ def create_env(platform: Platform, call: Call, now_ms: int) -> Reply:
                                          "target": targets}})
                 continue
             value = platform.stored_value(key, item["value"])
+            platform.audit.append({"action": "env.write", "key": key, "atMs": now_ms})
             if clash is not None:
                 clash.update(value=value, type=item["type"], target=targets, updatedAt=now_ms,
                              updatedBy="user_sandbox", comment=item.get("comment", clash["comment"]))
@@ -172,6 +173,7 @@ def edit_env(platform: Platform, call: Call, env_id: str, now_ms: int) -> Reply:
             if not isinstance(call.body["value"], str):
                 return error(400, "bad_request", "Invalid request: `value` must be a string.")
             entry["value"] = platform.stored_value(entry["key"], call.body["value"])
+            platform.audit.append({"action": "env.write", "key": entry["key"], "atMs": now_ms})
         entry.update(updatedAt=now_ms, updatedBy="user_sandbox")
         return Reply(200, _env_view(entry, decrypt=False))
 
@@ -250,6 +252,9 @@ def create_deployment(platform: Platform, call: Call, now_ms: int) -> Reply:
     if not isinstance(meta, Mapping) or not all(isinstance(v, str) for v in meta.values()):
         return error(400, "bad_request", "Invalid request: `meta` must map strings to strings.")
     deployment = platform.create_deployment(now_ms, target=target, meta=meta, source=source)
+    with platform.lock:
+        platform.audit.append({"action": "deployment.create", "id": deployment.id,
+                               "meta": dict(meta), "atMs": now_ms})
     return Reply(200, deployment_view(platform, deployment, now_ms))
 
 
@@ -386,6 +391,9 @@ def vercel_api(platform: Platform, call: Call, now_ms: int, *, token: str, fault
         missing = _project(platform, match.group(1))
         return missing or Reply(200, {"id": platform.project_id, "name": platform.project_name,
                                       "accountId": platform.team_id})
+    if path == "/_sandbox/audit" and m == "GET":  # the sandbox's own audit log, for tests
+        with platform.lock:
+            return Reply(200, {"entries": list(platform.audit)})
     if path == "/v6/deployments" and m == "GET":
         return list_deployments(platform, call, now_ms)
     if path == "/v13/deployments" and m == "POST":

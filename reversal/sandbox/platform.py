@@ -62,6 +62,8 @@ class Platform:
     records: list[RequestRecord] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)  # Inngest events, oldest first
     seen_event_ids: set[str] = field(default_factory=set)
+    # what changed the project, as an audit log would show it (keys and ids, never values)
+    audit: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     rng: random.Random = field(default_factory=random.Random)
 

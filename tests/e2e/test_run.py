@@ -1,0 +1,79 @@
+"""The acceptance of issue 6, end to end: whole iterations against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from reversal.iteration.store import verify_manifest
+from tests.e2e.conftest import FAST, cli, iteration_dirs, state_of
+
+STEPS = ("preflight", "baseline", "attribute", "flip", "deploy", "probe", "durable", "post",
+         "compare", "verdict")
+
+
+def test_response_timing_passes_with_the_full_evidence_packet(tmp_path):
+    started = time.monotonic()
+    result = cli(["run", "--route", "response-timing", "--sandbox", "--yes", "--json"], tmp_path)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 90
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "passed" and summary["verdict"] == "PASS"
+    [folder] = iteration_dirs(tmp_path)
+    names = [p.name for p in folder.iterdir()]
+    for step in STEPS:
+        assert any(n.startswith(f"{step}-response-timing-") for n in names), step
+    assert {"state.json", "timeline.md", "manifest.json", "run.log"} <= set(names)
+    assert any(n.endswith(".meta.json") and n.startswith("baseline-") for n in names)
+    assert verify_manifest(folder) == []
+    manifest = json.loads((folder / "manifest.json").read_text())["sha256"]
+    assert set(manifest) == {n for n in names if n not in ("manifest.json", "run.log")}
+    log_lines = [json.loads(line) for line in (folder / "run.log").read_text().splitlines()]
+    assert {line["step"] for line in log_lines if line["event"] == "step.end"} >= set(STEPS)
+    timeline = (folder / "timeline.md").read_text()
+    assert "Verdict PASS" in timeline and "CRON_RESPONSE_TIMING_USE_INNGEST=true" in timeline
+    state = state_of(folder)
+    assert [e["phase"] for e in state["journal"]] == ["intent", "done", "intent", "done"]
+    probe = json.loads(next(folder.glob("probe-*")).read_text())
+    assert probe["status"] == 202 and probe["unauthorizedStatus"] == 401
+    compare = json.loads(next(folder.glob("compare-*.json")).read_text())
+    assert compare["verdict"] == "PASS"
+
+
+def test_p1_slice_is_refused_before_the_p0_slices_passed(tmp_path):
+    result = cli(["run", "--route", "followups", "--sandbox", "--yes", *FAST], tmp_path)
+    assert result.returncode == 1
+    assert "runs only after" in result.stderr
+    for p0 in ("webhooks-email", "background-jobs", "response-timing"):
+        assert p0 in result.stderr
+    assert "Traceback" not in result.stderr
+    assert iteration_dirs(tmp_path) == []
+
+
+def test_offload_that_does_not_help_fails_and_rolls_back(tmp_path):
+    result = cli(["run", "--route", "response-timing", "--sandbox", "--yes", "--json", *FAST,
+                  "--sandbox-knob", "offload_does_not_help=response-timing"], tmp_path)
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "rolled-back" and summary["verdict"] == "FAIL"
+    [folder] = iteration_dirs(tmp_path)
+    compare = json.loads(next(folder.glob("compare-*.json")).read_text())
+    assert compare["verdict"] == "FAIL"
+    rollback_flag = json.loads(next(folder.glob("rollback-flip-*")).read_text())
+    assert rollback_flag["value"] == "false" and rollback_flag["whitespace"] is False
+    inline = json.loads(next(folder.glob("rollback-probe-*")).read_text())
+    assert inline["status"] == 200 and inline["unauthorizedStatus"] == 401
+    assert any(n.name.startswith("rollback-response-timing-logs-") for n in folder.iterdir())
+    assert "Rolling back" in (folder / "timeline.md").read_text()
+    assert verify_manifest(folder) == []
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path):
+    result = cli(["run", "--route", "response-timing", "--sandbox", "--dry-run", "--json"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["flag_write"] == {"key": "CRON_RESPONSE_TIMING_USE_INNGEST", "value": "true",
+                                  "target": "production", "rollback_value": "false"}
+    assert plan["probe_requests"][0].startswith("GET http://127.0.0.1:")
+    assert iteration_dirs(tmp_path) == []
