@@ -25,7 +25,7 @@ import msgspec
 from reversal.errors import InputError
 from reversal.logs.model import NO_RESPONSE, LogRecord, normalize_path
 
-CHUNK_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 8 * 1024 * 1024
 """Bytes read per export batch; also the largest single row an export may hold."""
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
