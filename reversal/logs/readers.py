@@ -23,9 +23,9 @@ from typing import Literal, TypeVar
 import msgspec
 
 from reversal.errors import InputError
-from reversal.logs.model import NO_RESPONSE, LogRecord, normalize_path
+from reversal.logs.model import LogRecord, normalize_path
 
-CHUNK_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 8 * 1024 * 1024
 """Bytes read per export batch; also the largest single row an export may hold."""
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -126,11 +126,10 @@ def _export_record(row: ExportRow) -> LogRecord:
 
 def _stream_record(row: _StreamRow) -> LogRecord:
     host, route = normalize_path(row.request_path)
-    status = row.response_status_code
     return LogRecord(
         ts_ms=row.timestamp_in_ms,
         route=route,
-        status=NO_RESPONSE if status == NO_RESPONSE else _status(status),
+        status=_status(row.response_status_code),
         message=row.message or "",
         request_id=row.request_id or "",
         host=host or row.domain or "",
