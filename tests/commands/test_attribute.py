@@ -1,9 +1,9 @@
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from reversal.cli import cli
@@ -78,14 +78,16 @@ def test_bad_input_exits_2_without_traceback(tmp_path):
     assert proc.returncode == 2 and "truncated JSON at byte offset 100000" in proc.stderr
 
 
-def test_help_starts_fast():
-    for args in (["--help"], ["attribute", "--help"]):
-        best = min(_timed(args) for _ in range(3))
-        assert best < 0.6, (args, best)  # goal 0.3 s; slack for a loaded CI machine
+HEAVY = ("httpx", "msgspec", "psycopg", "jinja2", "yaml", "structlog", "duckdb")
 
 
-def _timed(args: list[str]) -> float:
-    start = time.perf_counter()
-    proc = _run(*args)
-    assert proc.returncode == 0
-    return time.perf_counter() - start
+@pytest.mark.parametrize("args", [["--help"], ["attribute", "--help"], ["run", "--help"]])
+def test_help_loads_no_heavy_module(args):
+    """What keeps `--help` fast (timed by the benchmark, not here): nothing heavy is imported."""
+    code = (
+        "import sys\nfrom reversal.cli import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

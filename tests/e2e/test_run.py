@@ -8,8 +8,10 @@ import time
 from reversal.iteration.store import verify_manifest
 from tests.e2e.conftest import FAST, cli, iteration_dirs, state_of
 
-STEPS = ("preflight", "baseline", "attribute", "flip", "deploy", "probe", "durable", "post",
+STEPS = ("preflight", "baseline", "attribute", "flip", "deploy", "probe", "durable", "soak", "post",
          "compare", "verdict")
+ARTIFACTS = ("preflight", "baseline", "attribution", "flip", "deploy", "probe", "durable", "post",
+             "compare", "verdict")
 
 
 def test_response_timing_passes_with_the_full_evidence_packet(tmp_path):
@@ -22,8 +24,8 @@ def test_response_timing_passes_with_the_full_evidence_packet(tmp_path):
     assert summary["status"] == "passed" and summary["verdict"] == "PASS"
     [folder] = iteration_dirs(tmp_path)
     names = [p.name for p in folder.iterdir()]
-    for step in STEPS:
-        assert any(n.startswith(f"{step}-response-timing-") for n in names), step
+    for prefix in ARTIFACTS:
+        assert any(n.startswith(f"{prefix}-response-timing-") for n in names), prefix
     assert {"state.json", "timeline.md", "manifest.json", "run.log"} <= set(names)
     assert any(n.endswith(".meta.json") and n.startswith("baseline-") for n in names)
     assert verify_manifest(folder) == []
