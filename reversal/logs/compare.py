@@ -563,7 +563,8 @@ def _barometer(route: str, baseline: Window, post: Window, alpha: float) -> tupl
     if worse:
         return result, Reason(
             "barometer_worse", "fail",
-            f"barometer {route} is significantly worse: {rates}, p = {_fmt_p(p)} <= alpha {alpha}.",
+            f"barometer {route} is significantly worse: {rates}, p = {_fmt_p(p)} <= alpha {alpha:.3g}"
+            " (the gate's alpha shared among the barometers).",
             numbers,
         )
     return result, Reason(
@@ -632,8 +633,10 @@ def compare(
     reasons += _burst_reasons(runs, route, gate, unit)
 
     barometers = []
+    # Several barometers are several tests: Bonferroni keeps the family's false alarms at alpha.
+    barometer_alpha = gate.alpha / max(1, len(gate.barometers))
     for barometer in gate.barometers:
-        result, reason = _barometer(barometer, base_window, post_window, gate.alpha)
+        result, reason = _barometer(barometer, base_window, post_window, barometer_alpha)
         barometers.append(result)
         reasons.append(reason)
     reasons += _notes(base_window, post_window, route)

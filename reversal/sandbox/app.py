@@ -264,6 +264,16 @@ def request_id(ms: int, rng: random.Random) -> str:
     return f"{edge}-{ms}-{rng.getrandbits(48):012x}"
 
 
+CONTENTION_FLOOR = 0.3  # barometer failure rate left when every migratable route is offloaded
+OFF_SCHEDULE_LOAD = 0.25  # share of the inline failure rate a request off the cron schedule sees
+
+
+def inline_share(env: Mapping[str, str]) -> float:
+    """Share of the migratable routes still running inline: the DB contention they cause."""
+    migratable = [r for r in ROUTES.values() if r.slice]
+    return sum(not flag_on(r, env) for r in migratable) / len(migratable)
+
+
 def flag_on(route: Route, env: Mapping[str, str]) -> bool:
     """Dispatch-only iff the flag is exactly the on value (``"true\\n"`` is not ``"true"``)."""
     if route.flag is None or env.get(route.flag) != route.flag_on:
@@ -371,6 +381,10 @@ def handle(
         return done(status, body, {**headers, **headers_out}, rng.randint(5, 40))
     rates = failure_rates or {}
     rate = rates.get(route.path, route.default_failure_rate)
+    if route.slice is None:  # barometers fail from contention with the inline routes
+        rate *= CONTENTION_FLOOR + (1 - CONTENTION_FLOOR) * inline_share(env)
+    elif not request.synthetic:  # failures are load-driven: a lone call off the schedule mostly passes
+        rate *= OFF_SCHEDULE_LOAD
     dispatched = flag_on(route, env)
     still_failing = dispatched and request.synthetic and route.path in offload_does_not_help
     if dispatched and not still_failing:

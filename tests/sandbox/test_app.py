@@ -21,9 +21,9 @@ def _env(**flags: str) -> dict[str, str]:
 
 
 def _get(path: str, env: dict[str, str], *, headers: dict[str, str] | None = None, rate: float = 0.0,
-         seed: int = 1, method: str = "GET"):
+         seed: int = 1, method: str = "GET", synthetic: bool = True):
     headers = headers if headers is not None else {"authorization": f"Bearer {SECRET}"}
-    request = AppRequest(method, path, headers)
+    request = AppRequest(method, path, headers, synthetic=synthetic)
     return handle(request, env, AT, random.Random(seed), deployment_id="dpl_x",
                   failure_rates={p: rate for p in ROUTES})
 
@@ -69,6 +69,23 @@ def test_inline_failures_carry_the_playbook_signatures_and_statuses():
             signatures = {s for line in out.record.lines for s in catalogue.match(line.message)}
             assert signatures & set(book.target.signatures), (book.slice, out.record.lines)
             assert out.work is None
+
+
+def test_off_schedule_calls_see_a_quarter_of_the_inline_failure_rate():
+    route = "/api/cron/response-timing"
+    failures = {synthetic: sum(_get(route, _env(), rate=0.8, seed=seed, synthetic=synthetic).status >= 500
+                               for seed in range(400))
+                for synthetic in (True, False)}
+    assert 280 <= failures[True] <= 360  # 0.8 of 400
+    assert 55 <= failures[False] <= 105  # 0.2 of 400
+
+
+def test_barometer_failures_follow_the_contention_of_inline_routes():
+    route = "/api/inbox/conversations"
+    all_inline = sum(_get(route, _env(), rate=0.5, seed=s).status >= 500 for s in range(400))
+    offloaded = _env(**{b.flag.name: b.flag.on for b in BOOKS.values()})
+    all_off = sum(_get(route, offloaded, rate=0.5, seed=s).status >= 500 for s in range(400))
+    assert 160 <= all_inline <= 240 and 35 <= all_off <= 85  # 0.5 vs 0.5 * 0.3
 
 
 def test_flag_on_answers_the_dispatch_only_contract():

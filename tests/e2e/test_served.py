@@ -1,0 +1,108 @@
+"""Runs in separate processes against one `reversal sandbox serve`: locks, secrets, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from reversal.iteration.store import verify_manifest
+from tests.e2e.conftest import cli, iteration_dirs, state_of
+
+
+def _all_text(root: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in root.rglob("*") if p.is_file())
+
+
+def test_trailing_newline_secret_stops_at_preflight_naming_the_key_only(tmp_path, serve):
+    served = serve("secret_trailing_newline=true")
+    result = cli(["run", "--route", "response-timing", "--yes"], tmp_path, served.env)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "CRON_SECRET" in output and "whitespace" in output
+    [folder] = iteration_dirs(tmp_path)
+    state = state_of(folder)
+    assert state["status"] == "failed" and state["completed"] == []
+    assert state["journal"] == []  # nothing was changed in production
+    secret = served.info["cron_secret"]
+    assert secret not in output and secret not in _all_text(tmp_path)
+    assert served.info["token"] not in output + _all_text(tmp_path)
+    assert not [e for e in served.audit() if e["action"] == "env.write"]
+
+
+def test_second_concurrent_run_exits_4_and_the_first_is_undisturbed(tmp_path, serve):
+    served = serve(factor=300)
+    env = {**os.environ, **served.env, "NO_COLOR": "1"}
+    first = subprocess.Popen([sys.executable, "-m", "reversal", "run", "--route", "response-timing",
+                              "--yes", "--json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not iteration_dirs(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = cli(["run", "--route", "background-jobs", "--yes"], tmp_path, served.env)
+    assert second.returncode == 4, second.stderr
+    assert "holds the project lock" in second.stderr and "--route response-timing" in second.stderr
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert json.loads(out)["status"] == "passed"
+    assert len(iteration_dirs(tmp_path)) == 1
+
+
+def _run_until_done(tmp_path: Path, env: dict, slice_name: str, rng: random.Random,
+                    kills: list[float]) -> subprocess.CompletedProcess | None:
+    """Start/resume the slice, SIGKILL it at a random moment, until a run ends by itself."""
+    for _ in range(40):
+        proc = subprocess.Popen([sys.executable, "-m", "reversal", "run", "--route", slice_name,
+                                 "--yes"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        delay = rng.uniform(0.2, 1.5)
+        try:
+            out, err = proc.communicate(timeout=delay)
+            return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+            kills.append(delay)
+    raise AssertionError(f"{slice_name} never finished after {len(kills)} kills")
+
+
+def test_sigkill_at_random_moments_then_resume_always_finishes_exactly_once(tmp_path, serve):
+    served = serve(factor=1200)
+    env = {**os.environ, **served.env, "NO_COLOR": "1"}
+    rng = random.Random(20261128)
+    kills: list[float] = []
+    slices = {"response-timing": "CRON_RESPONSE_TIMING_USE_INNGEST",
+              "background-jobs": "BACKGROUND_JOBS_USE_INNGEST",
+              "webhooks-email": "INBOXXIA_EMAIL_SENT_ASYNC"}
+    while len(kills) < 20:
+        for slice_name in slices:
+            done = _run_until_done(tmp_path, env, slice_name, rng, kills)
+            assert done.returncode in (0, 1), (slice_name, done.stderr)  # PASS, or FAIL rolled back
+            assert "Traceback" not in done.stderr
+            latest = max((state_of(f) for f in iteration_dirs(tmp_path)
+                          if state_of(f)["slice"] == slice_name), key=lambda st: st["created_ms"])
+            if latest["status"] == "passed":
+                rolled = cli(["rollback", "--route", slice_name, "--yes"], tmp_path, served.env)
+                assert rolled.returncode == 0, rolled.stderr
+        time.sleep(2.5)  # a fresh 30-minute baseline of inline failures (x1200: 1.5 s)
+    audit = served.audit()
+    for folder in iteration_dirs(tmp_path):
+        state = state_of(folder)
+        assert state["status"] == "rolled-back", (folder.name, state["reasons"])
+        assert verify_manifest(folder) == [], folder.name
+        for effect in ("deploy:on", "deploy:off"):
+            intent = f"{state['iteration']}:{effect}"
+            created = [e for e in audit if e["action"] == "deployment.create"
+                       and e["meta"].get("reversalIntent") == intent]
+            assert len(created) == 1, (folder.name, effect, created)
+    for slice_name, key in slices.items():
+        flips = [j for f in iteration_dirs(tmp_path) if state_of(f)["slice"] == slice_name
+                 for j in state_of(f)["journal"] if j["phase"] == "done"
+                 and j["effect"].startswith("flag:")]
+        writes = [e for e in audit if e["action"] == "env.write" and e["key"] == key]
+        assert len(writes) == len(flips) >= 2, (slice_name, len(writes), len(flips))
