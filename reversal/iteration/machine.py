@@ -17,7 +17,7 @@ from typing import Any
 
 from reversal.clock import Clock
 from reversal.durations import format_duration
-from reversal.errors import InputError, ReversalError, StepFailed, Waiting
+from reversal.errors import ReversalError, StepFailed, Waiting
 from reversal.evidence.files import utc_iso, utc_stamp, write_json, write_text
 from reversal.evidence.runlog import RunLog
 from reversal.evidence.timeline import render_timeline
@@ -360,10 +360,17 @@ def persist(ctx: Context, state: IterationState) -> None:
 
 
 def drive(ctx: Context, state: IterationState) -> IterationState:
-    """Run steps until the iteration ends or must wait; the state is saved after each step."""
+    """Run steps until the iteration ends or must wait; the state is saved after each step.
+
+    Gate failures (probe, durable, verdict, deploy ERROR) are decided inside the steps. An
+    error that stops a step half-way (the platform unreachable, a flag that does not read
+    back exactly, bad input) leaves the iteration at that step, recorded, for a resume to retry:
+    nothing is rolled back on an error nobody has looked at.
+    """
     log = RunLog(ctx.folder(state) / "run.log", iteration=state.iteration, slice=state.slice)
+    waiting_before = state.waiting if state.status == "waiting" else None
     try:
-        if state.status == "waiting":
+        if waiting_before is not None:
             state.status, state.waiting = "running", None
         while state.step and state.status == "running":
             step = state.step
@@ -377,18 +384,13 @@ def drive(ctx: Context, state: IterationState) -> IterationState:
                 log.info("step.waiting", step=step, reason=waiting.details["reason"])
                 persist(ctx, state)
                 break
-            except InputError:
-                persist(ctx, state)
-                raise
-            except (StepFailed, Waiting) as exc:
-                if isinstance(exc, Waiting):
-                    persist(ctx, state)
-                    raise
-                state = fail(state, step, ctx.clock.now_ms(), f"{step} failed: {exc}",
-                             rollback=step not in ("preflight", "baseline", "attribute")
-                             and not step.startswith("rollback")
-                             and ctx.playbook.on_fail == "rollback")
-            except ReversalError:
+            except ReversalError as exc:
+                if isinstance(exc, StepFailed):
+                    state = note(state, step, ctx.clock.now_ms(),
+                                 f"{step} stopped: {exc} (resume retries this step)", kind="failed")
+                elif waiting_before is not None:  # bad input on resume: still waiting for it
+                    state.status, state.waiting = "waiting", waiting_before
+                log.error("step.error", step=step, error=str(exc), kind=type(exc).__name__)
                 persist(ctx, state)
                 raise
             last = state.events[-1] if state.events else None

@@ -106,3 +106,79 @@ def test_sigkill_at_random_moments_then_resume_always_finishes_exactly_once(tmp_
                  and j["effect"].startswith("flag:")]
         writes = [e for e in audit if e["action"] == "env.write" and e["key"] == key]
         assert len(writes) == len(flips) >= 2, (slice_name, len(writes), len(flips))
+
+
+def _status(tmp_path: Path, env: dict, iteration: str) -> dict:
+    result = cli(["status", iteration, "--json"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_no_wait_saves_state_and_resume_finishes(tmp_path, serve):
+    served = serve(factor=300)
+    first = cli(["run", "--route", "response-timing", "--yes", "--no-wait", "--json"], tmp_path,
+                served.env)
+    assert first.returncode == 3, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["status"] == "waiting" and summary["step"] == "soak"
+    assert "post window ends at" in summary["waiting"]["reason"]
+    time.sleep(7)  # 30 simulated minutes at x300
+    done = cli(["resume", "--json"], tmp_path, served.env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verdict"] == "PASS"
+
+
+def test_export_source_asks_for_the_window_and_validates_what_is_attached(tmp_path, serve):
+    served = serve(factor=300)
+    first = cli(["run", "--route", "response-timing", "--yes", "--source", "export"], tmp_path,
+                served.env)
+    assert first.returncode == 3, first.stderr
+    [folder] = iteration_dirs(tmp_path)
+    iteration = folder.name
+    waiting = _status(tmp_path, served.env, iteration)["waiting"]
+    assert waiting["step"] == "baseline" and "environment=production" in waiting["reason"]
+    window = waiting["window"]
+    base = tmp_path / "baseline-export.json"
+    assert cli(["capture", "--since", window["since"], "--until", window["until"], "--out",
+                str(base)], tmp_path, served.env).returncode == 0
+
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text("[]")
+    refused = cli(["resume", iteration, "--export", str(wrong), "--yes"], tmp_path, served.env)
+    assert refused.returncode == 2 and "no rows" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert _status(tmp_path, served.env, iteration)["status"] == "waiting"  # nothing lost
+
+    second = cli(["resume", iteration, "--export", str(base), "--yes"], tmp_path, served.env)
+    assert second.returncode == 3, second.stderr  # now waits for the post-window export
+    waiting = _status(tmp_path, served.env, iteration)["waiting"]
+    assert waiting["step"] in ("soak", "post")
+    if waiting["step"] == "soak":
+        time.sleep(7)
+        again = cli(["resume", iteration, "--yes"], tmp_path, served.env)
+        assert again.returncode == 3, again.stderr
+        waiting = _status(tmp_path, served.env, iteration)["waiting"]
+    assert waiting["step"] == "post"
+    mismatched = cli(["resume", iteration, "--export", str(base), "--yes"], tmp_path, served.env)
+    assert mismatched.returncode == 2 and "does not match" in mismatched.stderr
+    window = waiting["window"]
+    post = tmp_path / "post-export.json"
+    assert cli(["capture", "--since", window["since"], "--until", window["until"], "--out",
+                str(post)], tmp_path, served.env).returncode == 0
+    final = cli(["resume", iteration, "--export", str(post), "--yes", "--json"], tmp_path,
+                served.env)
+    assert final.returncode == 0, final.stderr
+    assert json.loads(final.stdout)["verdict"] == "PASS"
+    assert verify_manifest(folder) == []
+
+
+def test_flag_that_reads_back_with_a_newline_stops_at_the_flip(tmp_path, serve):
+    served = serve("flag_trailing_newline=true")
+    result = cli(["run", "--route", "response-timing", "--yes"], tmp_path, served.env)
+    assert result.returncode == 1
+    assert "CRON_RESPONSE_TIMING_USE_INNGEST" in result.stderr
+    assert "whitespace" in result.stderr
+    [folder] = iteration_dirs(tmp_path)
+    state = state_of(folder)
+    assert state["step"] == "flip" and state["status"] == "running"
+    assert not [e for e in served.audit() if e["action"] == "deployment.create"]
