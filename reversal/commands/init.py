@@ -28,6 +28,7 @@ def init(directory: Path, *, force: bool) -> int:
     from reversal.errors import InputError
     from reversal.playbooks import BUILTIN_DIR
 
+    directory.mkdir(parents=True, exist_ok=True)
     config = directory / "reversal.yaml"
     if config.exists() and not force:
         raise InputError(f"{config}: already exists; use --force to overwrite it.")

@@ -182,3 +182,22 @@ def test_flag_that_reads_back_with_a_newline_stops_at_the_flip(tmp_path, serve):
     state = state_of(folder)
     assert state["step"] == "flip" and state["status"] == "running"
     assert not [e for e in served.audit() if e["action"] == "deployment.create"]
+
+
+def test_inconclusive_stops_and_the_operator_accepts_with_a_reason(tmp_path, serve):
+    served = serve("failure_rates=response-timing:0.04", "seed=3")
+    first = cli(["run", "--route", "response-timing", "--yes", "--json"], tmp_path, served.env)
+    summary = json.loads(first.stdout)
+    if summary["status"] == "stopped":  # no failure at all in the baseline: nothing to migrate
+        assert "no target failures" in " ".join(summary["reasons"])
+        return
+    assert first.returncode == 3 and summary["status"] == "inconclusive", summary
+    assert any("too little signal" in r or "not significant" in r for r in summary["reasons"])
+    bare = cli(["resume", summary["iteration"]], tmp_path, served.env)
+    assert bare.returncode == 2 and "--extend" in bare.stderr and "--accept" in bare.stderr
+    accepted = cli(["resume", summary["iteration"], "--accept", "rate too low to test; 202 + ledger OK",
+                    "--json"], tmp_path, served.env)
+    assert accepted.returncode == 0, accepted.stderr
+    assert json.loads(accepted.stdout)["status"] == "passed"
+    timeline = (tmp_path / "artifacts" / summary["iteration"] / "timeline.md").read_text()
+    assert "Operator accepted: rate too low to test; 202 + ledger OK" in timeline
