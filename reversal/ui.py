@@ -38,8 +38,10 @@ class UI:
         total = max(0.0, (until_ms - clock.now_ms()) / 1000)
         if total <= 0:
             return
+        factor = getattr(clock, "factor", 1)
         if self.quiet or not self.stream.isatty():
-            self.say(f"{label}: waiting {total:.0f}s (simulated/real clock) ...")
+            real = f" ({total / factor:.1f}s real on the sandbox clock x{factor:g})" if factor != 1 else ""
+            self.say(f"{label}: waiting {total:.0f}s{real} ...")
             while (left := (until_ms - clock.now_ms()) / 1000) > 0:
                 clock.sleep(min(tick_s, left))
             return

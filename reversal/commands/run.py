@@ -61,8 +61,13 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
         window_s = window_s or book.window_s
         if dry_run:
             plan = _plan(book, session.config, session.clock.now_ms(), window_s, source)
-            click.echo(dumps(plan) if as_json else "\n".join(
-                f"{k}: {v}" for k, v in plan.items()))
+            if as_json:
+                click.echo(dumps(plan))
+            else:
+                import yaml
+
+                click.echo("Plan (dry run, nothing changed):\n" + yaml.safe_dump(
+                    plan, sort_keys=False, allow_unicode=True, width=100))
             return 0
         store = session.store
         with store.exclusive_lock(f"reversal run --route {slice_name} (pid {os.getpid()})"):
