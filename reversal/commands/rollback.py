@@ -29,10 +29,16 @@ def rollback(config_path: Path | None, *, slice_name: str | None, iteration: str
     with open_session(config_path, sandbox=sandbox, knobs=knobs) as session:
         store = session.store
         with store.exclusive_lock(f"reversal rollback (pid {os.getpid()})"):
-            state = store.load(iteration) if iteration else latest_by_slice(store).get(slice_name)
+            state = (store.load(iteration) if iteration
+                     else latest_by_slice(store, sandbox=sandbox).get(slice_name))
             book, books = resolve_playbook(session.config, state.slice if state else slice_name)
             now = session.clock.now_ms()
-            if state is None or state.sandbox != sandbox:
+            if state is not None and state.sandbox and not sandbox:
+                raise InputError(
+                    f"{state.iteration} ran on an in-process sandbox that ended with its process; "
+                    "there is nothing to roll back on the platform you are configured for."
+                )
+            if state is None:
                 folder = store.new_folder(book.slice, now)
                 state = IterationState(iteration=folder.name, slice=book.slice, route=book.route,
                                        created_ms=now, window_s=book.window_s, sandbox=sandbox)

@@ -45,6 +45,7 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
     from reversal.iteration.session import (
         EXIT_BY_STATUS,
         build_context,
+        latest_by_slice,
         open_session,
         passed_slices,
         resolve_playbook,
@@ -77,8 +78,14 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
                 state.reasons.append("abandoned: its in-process sandbox ended with its process")
                 store.save(state)
                 state = None
-            if state is None:
-                missing = [a for a in book.after if a not in passed_slices(store)]
+            latest = latest_by_slice(store, sandbox=sandbox).get(slice_name)
+            if state is None and latest is not None and latest.status == "passed":
+                click.echo(f"{slice_name} already PASSed in {latest.iteration}; nothing to do "
+                           f"('reversal rollback --route {slice_name}' first to run it again).",
+                           err=True)
+                state = latest
+            elif state is None:
+                missing = [a for a in book.after if a not in passed_slices(store, sandbox=sandbox)]
                 if missing:
                     raise StepFailed(
                         f"refused: slice {slice_name} ({book.priority}) runs only after "
@@ -95,8 +102,9 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
                 ui.say(f"iteration {state.iteration} started ({folder})")
             else:
                 ui.say(f"resuming iteration {state.iteration} at step {state.step}")
-            ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait)
-            state = drive(ctx, state)
+            if not state.terminal:
+                ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait)
+                state = drive(ctx, state)
         summary = state_summary(state, store.folder(state.iteration))
         if as_json:
             click.echo(dumps(summary))

@@ -51,15 +51,21 @@ def open_session(config_path: Path | None, *, sandbox: bool = False,
         yield Session(config, clock_from_env(environ), IterationStore(config.artifacts), sandbox)
 
 
-def latest_by_slice(store: IterationStore) -> dict[str, IterationState]:
+def latest_by_slice(store: IterationStore, *, sandbox: bool = False) -> dict[str, IterationState]:
+    """The newest iteration of each slice on the platform at hand. An in-process sandbox is
+    a fresh platform every time: no earlier iteration happened on it."""
+    if sandbox:
+        return {}
     latest: dict[str, IterationState] = {}
     for state in store.all():
-        latest[state.slice] = state
+        if not state.sandbox:
+            latest[state.slice] = state
     return latest
 
 
-def passed_slices(store: IterationStore) -> set[str]:
-    return {s for s, state in latest_by_slice(store).items() if state.status == "passed"}
+def passed_slices(store: IterationStore, *, sandbox: bool = False) -> set[str]:
+    return {s for s, state in latest_by_slice(store, sandbox=sandbox).items()
+            if state.status == "passed"}
 
 
 def resolve_playbook(config: Config, slice_name: str):
@@ -96,5 +102,5 @@ def build_context(session: Session, book, books, *, ui, yes: bool, no_wait: bool
         store=session.store, clock=session.clock, catalogue=config.catalogue(), ui=ui,
         secrets=config.secrets, confirm=confirm_prompt(yes, session.sandbox),
         no_wait=no_wait, project_root=config.root, export=export,
-        passed_slices=passed_slices(session.store),
+        passed_slices=passed_slices(session.store, sandbox=session.sandbox),
     )

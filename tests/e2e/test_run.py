@@ -79,3 +79,12 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path):
                                   "target": "production", "rollback_value": "false"}
     assert plan["probe_requests"][0].startswith("GET http://127.0.0.1:")
     assert iteration_dirs(tmp_path) == []
+
+
+
+def test_each_in_process_sandbox_run_starts_from_a_fresh_platform(tmp_path):
+    first = cli(["run", "--route", "response-timing", "--sandbox", "--yes", *FAST], tmp_path)
+    assert first.returncode == 0, first.stderr
+    second = cli(["run", "--route", "response-timing", "--sandbox", "--yes", *FAST], tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert len(iteration_dirs(tmp_path)) == 2

@@ -82,7 +82,8 @@ def test_sigkill_at_random_moments_then_resume_always_finishes_exactly_once(tmp_
     while len(kills) < 20:
         for slice_name in slices:
             done = _run_until_done(tmp_path, env, slice_name, rng, kills)
-            assert done.returncode in (0, 1), (slice_name, done.stderr)  # PASS, or FAIL rolled back
+            # PASS (or "already PASSed" when killed after the verdict), or FAIL rolled back
+            assert done.returncode in (0, 1), (slice_name, done.stderr)
             assert "Traceback" not in done.stderr
             latest = max((state_of(f) for f in iteration_dirs(tmp_path)
                           if state_of(f)["slice"] == slice_name), key=lambda st: st["created_ms"])
@@ -201,3 +202,15 @@ def test_inconclusive_stops_and_the_operator_accepts_with_a_reason(tmp_path, ser
     assert json.loads(accepted.stdout)["status"] == "passed"
     timeline = (tmp_path / "artifacts" / summary["iteration"] / "timeline.md").read_text()
     assert "Operator accepted: rate too low to test; 202 + ledger OK" in timeline
+
+
+def test_running_a_passed_slice_again_changes_nothing(tmp_path, serve):
+    served = serve()
+    first = cli(["run", "--route", "response-timing", "--yes"], tmp_path, served.env)
+    assert first.returncode == 0, first.stderr
+    writes = len(served.audit())
+    again = cli(["run", "--route", "response-timing", "--yes", "--json"], tmp_path, served.env)
+    assert again.returncode == 0, again.stderr
+    assert "already PASSed" in again.stderr
+    assert json.loads(again.stdout)["status"] == "passed"
+    assert len(iteration_dirs(tmp_path)) == 1 and len(served.audit()) == writes
