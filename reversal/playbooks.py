@@ -354,3 +354,14 @@ def order(books: Mapping[str, Playbook]) -> list[str]:
         done.append(ready[0].slice)
         del pending[ready[0].slice]
     return done
+
+
+def find_playbook(books: Mapping[str, Playbook], slice_or_route: str) -> Playbook:
+    """The playbook named by ``--route``: a slice name, or its route path."""
+    for book in books.values():
+        if slice_or_route in (book.slice, book.route):
+            return book
+    raise InputError(
+        f"--route {slice_or_route!r}: no playbook for this slice or route; the playbooks define "
+        f"{', '.join(sorted(books))}."
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,10 @@ from typing import Any
 import click
 
 from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
+from reversal.playbooks import find_playbook
+from reversal.ui import colour_enabled
 
 DEFAULT_GROWTH_INTERVAL = "1m"
-
-
-def _playbook(config: Any, slice_or_route: str) -> Any:
-    books = config.load_playbooks()
-    for book in books.values():
-        if slice_or_route in (book.slice, book.route):
-            return book
-    raise InputError(
-        f"--route {slice_or_route!r}: no playbook for this slice or route; known slices: "
-        f"{', '.join(sorted(books))}."
-    )
 
 
 def _seconds(option: str, text: str) -> float:
@@ -61,9 +51,7 @@ def _instant(option: str, text: str, now_ms: int) -> int:
 
 
 def _colour(text: str, ok: bool) -> str:
-    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
-        return text
-    return click.style(text, fg="green" if ok else "red", bold=True)
+    return click.style(text, fg="green" if ok else "red", bold=True) if colour_enabled(sys.stdout) else text
 
 
 def _emit(doc: dict[str, Any], lines: list[str], *, as_json: bool, out: Path | None) -> None:
@@ -156,7 +144,7 @@ def run_check(
     )
 
     config = load_config(config_path)
-    playbook = _playbook(config, slice_or_route)
+    playbook = find_playbook(config.load_playbooks(), slice_or_route)
     dsn = config.database_url
     if not dsn:
         raise InputError(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,23 +10,12 @@ from typing import Any
 import click
 
 from reversal.errors import InputError
-
-
-def _playbook(config: Any, slice_or_route: str) -> Any:
-    books = config.load_playbooks()
-    for book in books.values():
-        if slice_or_route in (book.slice, book.route):
-            return book
-    raise InputError(
-        f"--route {slice_or_route!r}: no playbook for this slice or route; known slices: "
-        f"{', '.join(sorted(books))}."
-    )
+from reversal.playbooks import find_playbook
+from reversal.ui import colour_enabled
 
 
 def _colour(text: str, ok: bool) -> str:
-    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
-        return text
-    return click.style(text, fg="green" if ok else "red", bold=True)
+    return click.style(text, fg="green" if ok else "red", bold=True) if colour_enabled(sys.stdout) else text
 
 
 def _render(result: Any, slice_name: str) -> str:
@@ -64,7 +52,7 @@ def run_probe(
     from reversal.platform.probe import probe_route, write_probe_artifact
 
     config = load_config(config_path)
-    playbook = _playbook(config, slice_or_route)
+    playbook = find_playbook(config.load_playbooks(), slice_or_route)
     base = app_url or config.app_url
     if not base:
         raise InputError(

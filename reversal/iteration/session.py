@@ -17,7 +17,7 @@ import click
 
 from reversal.clock import Clock, clock_from_env
 from reversal.config import Config, load_config
-from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
+from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING
 from reversal.iteration.state import IterationState
 from reversal.iteration.store import IterationStore
 
@@ -69,13 +69,10 @@ def passed_slices(store: IterationStore, *, sandbox: bool = False) -> set[str]:
 
 
 def resolve_playbook(config: Config, slice_name: str):
+    from reversal.playbooks import find_playbook
+
     books = config.load_playbooks()
-    if slice_name not in books:
-        raise InputError(
-            f"--route {slice_name!r}: no such slice; the playbooks define "
-            f"{', '.join(sorted(books))}."
-        )
-    return books[slice_name], books
+    return find_playbook(books, slice_name), books
 
 
 def confirm_prompt(yes: bool, sandbox: bool):

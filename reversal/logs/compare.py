@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
-from reversal.logs.model import NO_RESPONSE, LogRecord
+from reversal.logs.attribution import status_key
+from reversal.logs.model import LogRecord
 from reversal.logs.signatures import Catalogue
 from reversal.logs.stats import min_achievable_p, p_value_drop, p_value_rise
 from reversal.playbooks import Burst, Gate
@@ -46,14 +47,6 @@ def _iso(ms: int) -> str:
 
 def _minute_iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
-
-
-def status_label(status: int | None) -> str:
-    if status is None:
-        return "blank"
-    if status == NO_RESPONSE:
-        return "no_response"
-    return str(status)
 
 
 @dataclass(frozen=True)
@@ -231,7 +224,7 @@ def build_window(
         keys = key_sets.get(shape)
         if keys is None:
             keys = key_sets[shape] = (
-                (route, "all"), (route, f"status:{status_label(record.status)}"),
+                (route, "all"), (route, f"status:{status_key(record.status)}"),
                 *((route, f"signature:{n}") for n in names),
             )
         for key in keys:

@@ -10,9 +10,15 @@ EXPORT = (Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "
 
 
 def _invoke(tmp_path, *args):
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        return runner.invoke(cli, list(args), catch_exceptions=False)
+    """Run in an empty project folder: no reversal.yaml, no artifacts, the built-in playbooks."""
+    import os
+
+    before = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(before)
 
 
 def test_lists_slices_in_order_with_status(tmp_path):

@@ -62,7 +62,7 @@ def test_inline_probe(app, tmp_path):  # noqa: F811
     ("args", "message"),
     [
         (["--route", "response-timing"], "no app URL to probe"),
-        (["--route", "nope", "--app-url", "http://127.0.0.1:9"], "known slices"),
+        (["--route", "nope", "--app-url", "http://127.0.0.1:9"], "the playbooks define"),
         (["--route", "webhooks-email", "--app-url", "http://127.0.0.1:9"], "verified passively"),
         (["--route", "response-timing", "--app-url", "127.0.0.1:9"], "not an absolute http"),
     ],
