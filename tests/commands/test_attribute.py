@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from reversal.cli import cli
+from tests.zrg import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "zrg"
 EXPORT = FIXTURES / "exports" / "zrg-dashboard-log-export-2026-02-17T18-12-24.json"
 CLI_LOGS = sorted((FIXTURES / "cli-logs").glob("*.jsonl"))
 REVERSAL = Path(sys.executable).parent / "reversal"

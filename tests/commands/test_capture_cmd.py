@@ -108,7 +108,6 @@ def _route_status_counts(document) -> dict[tuple[str, str], int]:
 
 
 def test_capture_then_attribute_gives_the_matrix_of_the_served_rows(fake, tmp_path, capsys):
-    pytest.importorskip("reversal.logs.readers")
     code, _, err = run(capsys, "capture", "--since", SINCE, "--until", UNTIL, "--out", "w.json")
     assert code == 0, err
     code, out, err = run(capsys, "attribute", "--format", "json", str(tmp_path / "w.json"))

@@ -1,49 +1,22 @@
 """`reversal compare` end to end through ``reversal.cli.main``.
 
-Windows are written as NDJSON in the runtime-logs format. Until the readers branch is merged,
-``reversal.logs.readers`` may be missing: the ``readers`` fixture then installs a tiny NDJSON
-reader for these tests only (the package never carries a fallback); once merged, the same
-tests run against the real ``read_records``.
+Windows are written as NDJSON in the runtime-logs format and read by the real readers.
 """
 
-import importlib.util
 import json
 import re
-import sys
-import types
 from pathlib import Path
 
 import pytest
 import yaml
 
 from reversal.cli import main
-from reversal.logs.model import LogRecord, normalize_path
+from tests.zrg import EXPORT
 
 ROUTE = "/api/cron/response-timing"
 T0 = 1771383600000  # 2026-02-18T03:00:00Z
 POST = T0 + 60 * 60_000
 MIN = 60_000
-EXPORT = Path("/work/shared/fixtures/zrg/exports/zrg-dashboard-log-export-2026-02-17T18-12-24.json")
-REAL_READERS = importlib.util.find_spec("reversal.logs.readers") is not None
-
-
-def _ndjson_records(path):
-    for line in Path(path).read_text().splitlines():
-        if not line.startswith("{"):
-            continue
-        row = json.loads(line)
-        status = row.get("responseStatusCode")
-        yield LogRecord(row["timestampInMs"], normalize_path(row["requestPath"])[1],
-                        None if status == "" else status, row.get("message", ""),
-                        row.get("requestId", ""))
-
-
-@pytest.fixture(autouse=True)
-def readers(monkeypatch):
-    if not REAL_READERS:
-        module = types.ModuleType("reversal.logs.readers")
-        module.read_records = _ndjson_records
-        monkeypatch.setitem(sys.modules, "reversal.logs.readers", module)
 
 
 @pytest.fixture(autouse=True)
@@ -202,8 +175,6 @@ def test_bad_meta_and_empty_window_name_the_file(project, capsys):
     assert code == 2 and err.count(str(empty)) == 1 and "Traceback" not in err
 
 
-@pytest.mark.skipif(not (REAL_READERS and EXPORT.is_file()),
-                    reason="needs reversal.logs.readers (readers branch) and the shared fixtures")
 def test_real_export_against_a_clean_post_window(project, capsys):
     raw = json.loads(EXPORT.read_text())
     mine = [r for r in raw if r["requestPath"].endswith(ROUTE)]

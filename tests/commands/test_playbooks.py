@@ -4,9 +4,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from reversal.cli import cli
-
-EXPORT = (Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "zrg" / "exports"
-          / "zrg-dashboard-log-export-2026-02-17T18-12-24.json")
+from tests.zrg import EXPORT
 
 
 def _invoke(tmp_path, *args):

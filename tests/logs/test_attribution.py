@@ -11,8 +11,8 @@ from reversal.logs.attribution import attribute, attribute_files, eligibility, n
 from reversal.logs.model import NO_RESPONSE, LogRecord
 from reversal.logs.readers import read_records
 from reversal.logs.signatures import build_catalogue
+from tests.zrg import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "zrg"
 EXPORT = FIXTURES / "exports" / "zrg-dashboard-log-export-2026-02-17T18-12-24.json"
 CLI_LOGS = sorted((FIXTURES / "cli-logs").glob("*.jsonl"))
 CATALOGUE = build_catalogue()

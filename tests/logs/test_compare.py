@@ -17,6 +17,7 @@ from reversal.logs.compare import (
 from reversal.logs.model import LogRecord, normalize_path
 from reversal.logs.signatures import build_catalogue
 from reversal.playbooks import Burst, Gate
+from tests.zrg import EXPORT
 
 ROUTE = "/api/cron/response-timing"
 INBOX = "/api/inbox/conversations"
@@ -24,7 +25,6 @@ T0 = 1771383600000  # 2026-02-18T03:00:00Z
 MIN = 60_000
 CAT = build_catalogue()
 SIGS = ("p2028", "expired_transaction")
-EXPORT = Path("/work/shared/fixtures/zrg/exports/zrg-dashboard-log-export-2026-02-17T18-12-24.json")
 
 
 def _exact_drop_p(k_base: int, t_base: float, k_post: int, t_post: float) -> float:
@@ -296,7 +296,6 @@ def _export_records(path: Path):
                         row["message"], row["requestId"], host=host)
 
 
-@pytest.mark.skipif(not EXPORT.is_file(), reason="shared fixtures not present")
 def test_real_export_baseline_against_a_clean_post_window():
     raw = json.loads(EXPORT.read_text())
     mine = [r for r in raw if r["requestPath"].split("?")[0].endswith(ROUTE)]

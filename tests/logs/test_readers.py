@@ -7,8 +7,8 @@ from reversal.errors import InputError
 from reversal.logs import readers
 from reversal.logs.model import NO_RESPONSE
 from reversal.logs.readers import detect_format, export_batches, read_records
+from tests.zrg import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "zrg"
 EXPORT = FIXTURES / "exports" / "zrg-dashboard-log-export-2026-02-17T18-12-24.json"
 CLI_LOGS = sorted((FIXTURES / "cli-logs").glob("*.jsonl"))
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import httpx
 import pytest
@@ -12,8 +10,8 @@ import respx
 
 from reversal.errors import StepFailed
 from reversal.platform.inngest import InngestClient, parse_failure
+from tests.zrg import FIXTURES
 
-FIXTURES = Path(os.environ.get("REVERSAL_ZRG_FIXTURES", "/work/shared/fixtures/zrg"))
 EVIDENCE = next((FIXTURES / "operator-artifacts").glob("inngest-invalid-signature-evidence-*.json"))
 KEY = "signkey-prod-0123456789abcdef0123456789abcdef"
 API = "https://inngest.test"
