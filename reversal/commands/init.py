@@ -23,7 +23,7 @@ secrets: [CRON_SECRET, INNGEST_SIGNING_KEY]
 """
 
 
-def init(directory: Path, *, force: bool) -> int:
+def init(directory: Path, *, force: bool, as_json: bool = False) -> int:
     from reversal.config import linked_project
     from reversal.errors import InputError
     from reversal.playbooks import BUILTIN_DIR
@@ -47,8 +47,14 @@ def init(directory: Path, *, force: bool) -> int:
         written.append(dest.name)
     artifacts = directory / "artifacts"
     artifacts.mkdir(exist_ok=True)
-    click.echo(f"wrote {config}")
-    click.echo(f"playbooks in {target}: {', '.join(written) or 'kept existing files'}")
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"config": str(config), "playbooks_dir": str(target),
+                               "playbooks_written": written, "artifacts": str(artifacts)}))
+    else:
+        click.echo(f"wrote {config}")
+        click.echo(f"playbooks in {target}: {', '.join(written) or 'kept existing files'}")
     return 0
 
 
@@ -56,6 +62,7 @@ def init(directory: Path, *, force: bool) -> int:
 @click.argument("directory", required=False, default=".", type=click.Path(path_type=Path,
                 file_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
-def command(directory, force) -> int:
+@click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
+def command(directory, force, as_json) -> int:
     """Scaffold reversal.yaml and the built-in playbooks in DIRECTORY (default: here)."""
-    return init(directory, force=force)
+    return init(directory, force=force, as_json=as_json)

@@ -137,8 +137,9 @@ def fail(state: IterationState, step: str, at_ms: int, reason: str, *, rollback:
     new = copy.deepcopy(state)
     new.reasons.append(reason)
     new.events.append(Event(at_ms, step, "failed", reason, list(artifacts)))
-    new.verdict = "FAIL"
     flipped = journal_entry(new, "flag:on") is not None
+    if flipped:  # the change was made and did not hold: that is a FAIL of the slice
+        new.verdict = "FAIL"
     if rollback and flipped:
         new.step = ROLLBACK_STEPS[0]
         new.status = "running"

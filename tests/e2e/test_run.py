@@ -88,3 +88,16 @@ def test_each_in_process_sandbox_run_starts_from_a_fresh_platform(tmp_path):
     second = cli(["run", "--route", "response-timing", "--sandbox", "--yes", *FAST], tmp_path)
     assert second.returncode == 0, second.stderr
     assert len(iteration_dirs(tmp_path)) == 2
+
+
+def test_signing_key_with_a_trailing_newline_stops_at_preflight(tmp_path):
+    result = cli(["run", "--route", "response-timing", "--sandbox", "--yes", "--json", *FAST,
+                  "--sandbox-knob", "bad_signing_key=true"], tmp_path)
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "failed" and summary["verdict"] is None
+    assert summary["reasons"] == ["preflight failed: INNGEST_SIGNING_KEY: leading or trailing whitespace"]
+    [folder] = iteration_dirs(tmp_path)
+    checks = json.loads(next(folder.glob("preflight-*")).read_text())
+    key = next(c for c in checks["checks"] if c["key"] == "INNGEST_SIGNING_KEY")
+    assert key["hasLeadingOrTrailingWhitespace"] is True and "value" not in key
