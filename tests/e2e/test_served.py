@@ -48,7 +48,7 @@ def test_second_concurrent_run_exits_4_and_the_first_is_undisturbed(tmp_path, se
     assert second.returncode == 4, second.stderr
     assert "holds the project lock" in second.stderr and "--route response-timing" in second.stderr
     out, err = first.communicate(timeout=120)
-    assert first.returncode == 0, err
+    assert first.returncode == 0, (out, err)
     assert json.loads(out)["status"] == "passed"
     assert len(iteration_dirs(tmp_path)) == 1
 
@@ -214,3 +214,7 @@ def test_running_a_passed_slice_again_changes_nothing(tmp_path, serve):
     assert "already PASSed" in again.stderr
     assert json.loads(again.stdout)["status"] == "passed"
     assert len(iteration_dirs(tmp_path)) == 1 and len(served.audit()) == writes
+    everything = first.stdout + first.stderr + again.stdout + again.stderr + _all_text(tmp_path)
+    for secret in (served.info["token"], served.info["cron_secret"],
+                   served.env["INNGEST_SIGNING_KEY"]):
+        assert secret not in everything
