@@ -91,29 +91,29 @@ def _preflight(ctx: Context, state: IterationState) -> IterationState:
                    production=production, crons=result["crons"])
 
 
-def _capture(ctx: Context, state: IterationState, step: str, since_ms: int, until_ms: int
-             ) -> tuple[IterationState, list[str]]:
-    """Capture a window through the API, or take the operator's attached export."""
-    out = ctx.artifact(state, step, "logs", "json")
-    if state.source == "api":
-        meta = ctx.platform.capture(since_ms, until_ms, out)
-        return state, [out.name, meta["meta_file"]]
-    else:
-        if ctx.export is None:
-            raise _Wait(checks.export_request(state, step, since_ms, until_ms))
-        meta = checks.validate_export(ctx.export, since_ms, until_ms,
-                                      state.facts.get("deploy", {}).get("id") if step == "post"
-                                      else None)
-        shutil.copyfile(ctx.export, out)
-        ctx.export = None
-    meta_path = write_json(out.with_name(f"{out.stem}.meta.json"), meta)
-    return state, [out.name, meta_path.name]
-
-
 class _Wait(Exception):
+    """The step cannot go on until time passes or the operator acts; the details say which."""
+
     def __init__(self, details: dict[str, Any]) -> None:
         super().__init__(details["reason"])
         self.details = details
+
+
+def _capture(ctx: Context, state: IterationState, step: str, since_ms: int, until_ms: int
+             ) -> list[str]:
+    """Capture a window through the API, or take the operator's attached export; the names
+    of the window file and its meta file."""
+    out = ctx.artifact(state, step, "logs", "json")
+    if state.source == "api":
+        return [out.name, ctx.platform.capture(since_ms, until_ms, out)["meta_file"]]
+    if ctx.export is None:
+        raise _Wait(checks.export_request(state, step, since_ms, until_ms))
+    expected_deployment = state.facts.get("deploy", {}).get("id") if step == "post" else None
+    meta = checks.validate_export(ctx.export, since_ms, until_ms, expected_deployment)
+    shutil.copyfile(ctx.export, out)
+    ctx.export = None
+    meta_path = write_json(out.with_name(f"{out.stem}.meta.json"), meta)
+    return [out.name, meta_path.name]
 
 
 def _baseline(ctx: Context, state: IterationState) -> IterationState:
@@ -123,7 +123,7 @@ def _baseline(ctx: Context, state: IterationState) -> IterationState:
         window = {"since_ms": now - int(state.window_s * 1000), "until_ms": now}
         state.facts.setdefault("baseline", {})["window"] = window
         ctx.store.save(state)
-    state, files = _capture(ctx, state, "baseline", window["since_ms"], window["until_ms"])
+    files = _capture(ctx, state, "baseline", window["since_ms"], window["until_ms"])
     return advance(state, "baseline", ctx.clock.now_ms(),
                    f"Captured baseline window {utc_iso(window['since_ms'])} → "
                    f"{utc_iso(window['until_ms'])}.", files, logs=files[0])
@@ -277,7 +277,7 @@ def _soak(ctx: Context, state: IterationState) -> IterationState:
 
 def _post(ctx: Context, state: IterationState) -> IterationState:
     window = _post_window(state)
-    state, files = _capture(ctx, state, "post", window["since_ms"], window["until_ms"])
+    files = _capture(ctx, state, "post", window["since_ms"], window["until_ms"])
     return advance(state, "post", ctx.clock.now_ms(),
                    f"Captured matched post window ({format_duration(state.window_s)}, same "
                    "filters).", files, logs=files[0], window=window)
