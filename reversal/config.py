@@ -76,14 +76,9 @@ class Config:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+    from reversal.yamlfile import read_yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the config file ({exc.strerror}).") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}).") from None
+    data = read_yaml(path, "config file")
     if data is None:
         return {}
     if not isinstance(data, dict):

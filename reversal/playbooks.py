@@ -303,13 +303,19 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
     )
 
 
+def load_playbook_file(path: Path, known_signatures: Iterable[str] = ()) -> Playbook:
+    """One playbook file, validated, remembering where it came from."""
+    from reversal.yamlfile import read_yaml
+
+    book = parse_playbook(read_yaml(path, "playbook"), str(path), tuple(known_signatures))
+    return Playbook(**{**book.__dict__, "path": path})
+
+
 def load_playbooks(directory: Path | None, known_signatures: Iterable[str] = ()) -> dict[str, Playbook]:
     """All playbooks of ``directory`` (the built-ins when ``None``), keyed by slice.
 
     Checks across files too: unique slices, ``after:`` naming existing slices, no cycles.
     """
-    import yaml
-
     directory = directory or BUILTIN_DIR
     files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
     if not files:
@@ -317,16 +323,12 @@ def load_playbooks(directory: Path | None, known_signatures: Iterable[str] = ())
     known = tuple(known_signatures)
     books: dict[str, Playbook] = {}
     for path in files:
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}).") from None
-        book = parse_playbook(data, str(path), known)
+        book = load_playbook_file(path, known)
         if book.slice in books:
             raise InputError(
                 f"{path}: slice '{book.slice}' is already defined in {books[book.slice].path}."
             )
-        books[book.slice] = Playbook(**{**book.__dict__, "path": path})
+        books[book.slice] = book
     for book in books.values():
         missing = [a for a in book.after if a not in books]
         if missing:

@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from pathlib import Path
 
 import click
 
+from reversal.durations import parse_instant
 from reversal.errors import EXIT_OK, InputError
-
-
-def parse_time(text: str, now_ms: int, option: str) -> int:
-    """Epoch ms of ``now``, ``-30m`` / ``now-30m`` (relative to ``now_ms``) or ISO-8601 (UTC if
-    no offset is given)."""
-    from reversal.durations import parse_duration
-
-    spec = text.strip()
-    relative = re.fullmatch(r"(?:now)?\s*-\s*(\S+)", spec)
-    if spec == "now":
-        return now_ms
-    if relative:
-        seconds = parse_duration(relative.group(1))
-        if seconds is not None:
-            return now_ms - int(seconds * 1000)
-    try:
-        moment = dt.datetime.fromisoformat(spec.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(
-            f"{option} {text!r}: expected an ISO-8601 UTC time (2026-02-18T03:00:00Z), 'now', "
-            "or a time relative to now like -30m or now-1h30m."
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def _slug(route: str | None) -> str:
@@ -77,7 +52,7 @@ def run_capture(
     config = load_config(config_path)
     clock = clock_from_env(config.environ)
     now = clock.now_ms()
-    since_ms, until_ms = parse_time(since, now, "--since"), parse_time(until, now, "--until")
+    since_ms, until_ms = parse_instant(since, now, "--since"), parse_instant(until, now, "--until")
     if since_ms >= until_ms:
         raise InputError(f"--since ({since}) must be earlier than --until ({until}).")
     environment = environment or config.environment

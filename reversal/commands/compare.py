@@ -52,17 +52,9 @@ def _load_playbook(ref: str, config):  # -> Playbook
     """A playbook YAML file, or a slice name among the project's playbooks."""
     path = Path(ref)
     if path.suffix in (".yaml", ".yml") or path.is_file():
-        import yaml
+        from reversal.playbooks import load_playbook_file
 
-        from reversal.playbooks import parse_playbook
-
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read the playbook ({exc.strerror}).") from None
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}).") from None
-        return parse_playbook(data, str(path), config.catalogue().names)
+        return load_playbook_file(path, config.catalogue().names)
     books = config.load_playbooks()
     if ref not in books:
         raise InputError(

@@ -7,7 +7,6 @@ success here: only a terminal ``BackgroundFunctionRun`` row does.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import click
 
+from reversal.durations import parse_instant
 from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
 from reversal.playbooks import find_playbook
 from reversal.ui import colour_enabled
@@ -29,25 +29,6 @@ def _seconds(option: str, text: str) -> float:
     if seconds is None:
         raise InputError(f"{option} {text!r}: expected a duration like 90s, 10m or 1h.")
     return seconds
-
-
-def _instant(option: str, text: str, now_ms: int) -> int:
-    """``30m`` (that long ago) or an ISO-8601 timestamp (UTC unless it says otherwise)."""
-    from reversal.durations import parse_duration
-
-    ago = parse_duration(text)
-    if ago is not None:
-        return now_ms - int(ago * 1000)
-    try:
-        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(
-            f"{option} {text!r}: expected a duration ago (30m, 6h) or an ISO-8601 time "
-            "(2026-02-18T05:40:00Z)."
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def _colour(text: str, ok: bool) -> str:
@@ -205,8 +186,8 @@ def run_inngest(*, since: str, until: str | None, as_json: bool, out: Path | Non
         )
     clock = clock_from_env(config.environ)
     now = clock.now_ms()
-    since_ms = _instant("--since", since, now)
-    until_ms = _instant("--until", until, now) if until else None
+    since_ms = parse_instant(since, now, "--since")
+    until_ms = parse_instant(until, now, "--until") if until else None
     if until_ms is not None and until_ms <= since_ms:
         raise InputError(f"--until {until!r} must be later than --since {since!r}.")
     with InngestClient(key, base_url=config.inngest_api, clock_ms=clock.now_ms) as client:

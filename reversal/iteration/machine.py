@@ -254,6 +254,16 @@ def _durable(ctx: Context, state: IterationState) -> IterationState:
     return advance(state, "durable", ctx.clock.now_ms(), result["summary"], [path.name])
 
 
+def _wait_until(ctx: Context, label: str, what: str, until_ms: int) -> None:
+    """Wait (with progress) for a window to end, or with --no-wait save and exit 3."""
+    if ctx.clock.now_ms() >= until_ms:
+        return
+    if ctx.no_wait:
+        raise _Wait({"reason": f"{what} ends at {utc_iso(until_ms)}; run 'reversal resume' "
+                     "after that.", "until_ms": until_ms})
+    ctx.ui.wait_until(label, until_ms, ctx.clock)
+
+
 def _post_window(state: IterationState) -> dict[str, int]:
     window = state.facts.get("post", {}).get("window")
     if window:
@@ -265,11 +275,7 @@ def _post_window(state: IterationState) -> dict[str, int]:
 def _soak(ctx: Context, state: IterationState) -> IterationState:
     window = _post_window(state)
     state.facts.setdefault("post", {})["window"] = window
-    if ctx.clock.now_ms() < window["until_ms"]:
-        if ctx.no_wait:
-            raise _Wait({"reason": f"soaking: the post window ends at {utc_iso(window['until_ms'])}"
-                         "; run 'reversal resume' after that.", "until_ms": window["until_ms"]})
-        ctx.ui.wait_until("soak (post window)", window["until_ms"], ctx.clock)
+    _wait_until(ctx, "soak (post window)", "soaking: the post window", window["until_ms"])
     return advance(state, "soak", ctx.clock.now_ms(),
                    f"Post window {utc_iso(window['since_ms'])} → {utc_iso(window['until_ms'])} "
                    "has elapsed.", [])
@@ -319,11 +325,7 @@ def _verdict(ctx: Context, state: IterationState) -> IterationState:
 def _rollback_capture(ctx: Context, state: IterationState) -> IterationState:
     start = state.facts["rollback-deploy"]["ready_ms"]
     window = {"since_ms": start, "until_ms": start + int(min(state.window_s, ROLLBACK_WINDOW_S) * 1000)}
-    if ctx.clock.now_ms() < window["until_ms"]:
-        if ctx.no_wait:
-            raise _Wait({"reason": f"the rollback window ends at {utc_iso(window['until_ms'])}; "
-                         "run 'reversal resume' after that.", "until_ms": window["until_ms"]})
-        ctx.ui.wait_until("rollback window", window["until_ms"], ctx.clock)
+    _wait_until(ctx, "rollback window", "the rollback window", window["until_ms"])
     out = ctx.artifact(state, "rollback", "logs", "json")
     meta = ctx.platform.capture(window["since_ms"], window["until_ms"], out)
     return advance(state, "rollback-capture", ctx.clock.now_ms(),

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reversal.clock import Clock, SystemClock
-from reversal.evidence.files import utc_iso, write_json
+from reversal.evidence.files import atomic_writer, utc_iso, write_json
 from reversal.logs.model import normalize_path
 from reversal.logs.request_logs import export_rows, timestamp_ms
 from reversal.platform.vercel import VercelClient
@@ -99,39 +97,30 @@ def capture_window(
     """Page the request-logs API over the window and write ``out`` + its meta file."""
     clock = clock or SystemClock()
     route = normalize_path(route)[1] if route else None
-    out.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     dropped = {"no_timestamp": 0, "outside_window": 0, "duplicate_request": 0}
     seen: set[str] = set()
     deployments: set[str] = set()
     rows = requests = 0
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with atomic_writer(out) as handle:
 
-            def emit(chunk: str) -> None:
-                data = chunk.encode("utf-8")
-                digest.update(data)
-                handle.write(data)
+        def emit(chunk: str) -> None:
+            data = chunk.encode("utf-8")
+            digest.update(data)
+            handle.write(data)
 
-            emit("[")
-            for row in client.iter_request_logs(since_ms=since_ms, until_ms=until_ms,
-                                                environment=environment):
-                if not _keep(row, since_ms, until_ms, route, seen, dropped):
-                    continue
-                requests += 1
-                if row.get("deploymentId"):
-                    deployments.add(str(row["deploymentId"]))
-                for flat in export_rows(row):
-                    emit(("\n" if rows == 0 else ",\n") + json.dumps(flat, ensure_ascii=False))
-                    rows += 1
-            emit("\n]\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        emit("[")
+        for row in client.iter_request_logs(since_ms=since_ms, until_ms=until_ms,
+                                            environment=environment):
+            if not _keep(row, since_ms, until_ms, route, seen, dropped):
+                continue
+            requests += 1
+            if row.get("deploymentId"):
+                deployments.add(str(row["deploymentId"]))
+            for flat in export_rows(row):
+                emit(("\n" if rows == 0 else ",\n") + json.dumps(flat, ensure_ascii=False))
+                rows += 1
+        emit("\n]\n")
     meta = CaptureMeta(
         path=out, meta_path=meta_path_for(out), since_ms=since_ms, until_ms=until_ms,
         environment=environment, route=route, project_id=project_id,

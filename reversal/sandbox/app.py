@@ -269,7 +269,8 @@ OFF_SCHEDULE_LOAD = 0.25  # share of the inline failure rate a request off the c
 
 
 def inline_share(env: Mapping[str, str]) -> float:
-    """Share of the migratable routes still running inline: the DB contention they cause."""
+    """Share of the migratable routes still running inline. Contention grows faster than the
+    load (a saturated connection pool), so barometers fail with the cube of this share."""
     migratable = [r for r in ROUTES.values() if r.slice]
     return sum(not flag_on(r, env) for r in migratable) / len(migratable)
 
@@ -382,7 +383,7 @@ def handle(
     rates = failure_rates or {}
     rate = rates.get(route.path, route.default_failure_rate)
     if route.slice is None:  # barometers fail from contention with the inline routes
-        rate *= CONTENTION_FLOOR + (1 - CONTENTION_FLOOR) * inline_share(env)
+        rate *= CONTENTION_FLOOR + (1 - CONTENTION_FLOOR) * inline_share(env) ** 3
     elif not request.synthetic:  # failures are load-driven: a lone call off the schedule mostly passes
         rate *= OFF_SCHEDULE_LOAD
     dispatched = flag_on(route, env)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from reversal.commands.capture import parse_time
+from reversal.durations import parse_instant as parse_time
 from reversal.errors import InputError
 from reversal.logs.model import normalize_path
 from tests.commands.helpers import run, vercel_env

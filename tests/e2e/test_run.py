@@ -6,7 +6,7 @@ import json
 import time
 
 from reversal.iteration.store import verify_manifest
-from tests.e2e.conftest import FAST, cli, iteration_dirs, state_of
+from tests.e2e.conftest import FAST, SEEDED, cli, iteration_dirs, state_of
 
 STEPS = ("preflight", "baseline", "attribute", "flip", "deploy", "probe", "durable", "soak", "post",
          "compare", "verdict")
@@ -16,7 +16,8 @@ ARTIFACTS = ("preflight", "baseline", "attribution", "flip", "deploy", "probe", 
 
 def test_response_timing_passes_with_the_full_evidence_packet(tmp_path):
     started = time.monotonic()
-    result = cli(["run", "--route", "response-timing", "--sandbox", "--yes", "--json"], tmp_path)
+    result = cli(["run", "--route", "response-timing", "--sandbox", "--yes", "--json", *SEEDED],
+                 tmp_path)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert elapsed < 90
