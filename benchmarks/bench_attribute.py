@@ -3,7 +3,7 @@
 
 usage: .venv/bin/python benchmarks/bench_attribute.py [EXPORT] [--rows N] [--repeat K]
 
-Builds EXPORT (default /tmp/reversal-bench/export-500k.json) with ../shared/tools/make-big-export
+Builds EXPORT (default /tmp/reversal-bench/export-500k.json) with benchmarks/make_big_export.py
 when missing, runs each tool K times interleaved (best wall time counts: the machine may be
 shared), checks that all three agree on the route x status row counts, prints the ratios and
 peak memory, and exits 1 when a goal is missed:
@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MAKE_BIG_EXPORT = REPO / ".." / "shared" / "tools" / "make-big-export"
+MAKE_BIG_EXPORT = REPO / "benchmarks" / "make_big_export.py"
 BIN = Path(sys.executable).parent
 JQ = r"""jq -r '.[] | "\(.requestPath)\u001f\(.responseStatusCode)"' "$0" | sort | uniq -c"""
 DUCKDB = """
