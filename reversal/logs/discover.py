@@ -9,7 +9,9 @@ Two phases, so memory stays bounded and the result does not depend on how the in
    Masking and catalogue matching are cached per raw message.
 2. Mining (``DiscoveryTally.discovery``): per route and family key, the distinct shapes (most
    frequent first) go through Drain; each cluster becomes a template with the summed counts of
-   its shapes (details in ``_cluster``).
+   its shapes (details in ``_mine``). A route holding more than ``SHAPE_LIMIT`` shapes is
+   compacted the same way while streaming, so memory stays bounded when masking leaves
+   variables in (free-text names): its shapes are replaced by their templates.
 
 A template is *covered* by a catalogue signature that matched all its rows, else it is
 ``new`` (or ``partial``). ``catalogue_entries`` turns the new families into ``signatures:``
@@ -36,6 +38,8 @@ SIM_THRESHOLD = 0.5
 """Drain similarity for joining a cluster: half the tokens equal (masking took the variables)."""
 _MASK_CACHE_LIMIT = 50_000
 _ABSORB_LIMIT = 300
+SHAPE_LIMIT = 20_000
+"""Distinct shapes a route may hold while streaming before they are compacted into templates."""
 _WILDCARD_RUN = re.compile(re.escape(PARAM) + r"(?:\s+" + re.escape(PARAM) + ")+")
 _ROWS, _IDS, _FIRST, _LAST, _EXAMPLE, _COVERED, _UNCOVERED, _KEY = range(8)
 
@@ -53,6 +57,13 @@ class DiscoveryTally(Tally):
         self._shapes: dict[str, dict[str, list[Any]]] = {}  # route -> shape -> stats
         self._counts: dict[str, list[int]] = {}  # route -> [failure rows, rows without message]
         self._masked: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._limits: dict[str, int] = {}  # route -> shape limit, raised when compacting gains little
+
+    def _compact(self, route: str) -> None:
+        """Replace a route's shapes by the templates Drain finds in them (stats merged)."""
+        shapes = self._shapes[route] = {text: _merged(group) for text, group in _mine(self._shapes[route])}
+        if len(shapes) > self._limits.get(route, SHAPE_LIMIT) // 2:
+            self._limits[route] = 2 * self._limits.get(route, SHAPE_LIMIT)
 
     def _mask(self, message: str) -> tuple[str, tuple[str, ...]]:
         found = self._masked.get(message)
@@ -84,6 +95,8 @@ class DiscoveryTally(Tally):
             shape, key = masked_of(message)
             stats = shapes[route].get(shape)
             if stats is None:
+                if len(shapes[route]) >= self._limits.get(route, SHAPE_LIMIT):
+                    self._compact(route)
                 stats = shapes[route][shape] = [0, set(), ts, ts, message, {}, 0, key]
             stats[_ROWS] += 1
             if request_id:
@@ -128,13 +141,8 @@ class DiscoveryTally(Tally):
 
     def discovery(self, min_count: int = 1) -> Discovery:
         """Phase 2: Drain over the distinct shapes, per route and family key."""
-        templates = []
-        for route, shapes in self._shapes.items():
-            by_key: dict[tuple[str, ...], list[tuple[str, list[Any]]]] = {}
-            for shape, stats in shapes.items():
-                by_key.setdefault(stats[_KEY], []).append((shape, stats))
-            for key, group in by_key.items():
-                templates += _cluster(route, key, group)
+        templates = [_template(route, text, group) for route, shapes in self._shapes.items()
+                     for text, group in _mine(shapes)]
         templates = _name_families(templates, self._catalogue.names)
         routes = []
         for route in sorted(self._counts):
@@ -240,23 +248,41 @@ def _collapse(template: str) -> str:
     return _WILDCARD_RUN.sub(PARAM, template)
 
 
-def _cluster(route: str, key: tuple[str, ...], shapes: list[tuple[str, list[Any]]]) -> list[Template]:
-    """Mine one route's shapes of one family key: Drain over the shapes (most rows first),
-    then Drain again over the resulting templates with wildcard runs collapsed, which joins
-    the clusters Drain kept apart only because a variable spanned a different number of words."""
-    first = _drain()
-    members: dict[int, list[list[Any]]] = {}
-    for shape, stats in sorted(shapes, key=lambda kv: (-kv[1][_ROWS], kv[0])):
-        cluster, _ = first.add_log_message(shape)
-        members.setdefault(cluster.cluster_id, []).append(stats)
-    second = _drain()
-    groups: dict[int, list[list[Any]]] = {}
-    for cluster in sorted(first.clusters, key=lambda c: (-sum(s[_ROWS] for s in members[c.cluster_id]),
-                                                         c.get_template())):
-        top, _ = second.add_log_message(_collapse(cluster.get_template()))
-        groups.setdefault(top.cluster_id, []).extend(members[cluster.cluster_id])
-    return [_template(route, key, text, group) for text, group in _absorb(
-        [(_collapse(c.get_template()), groups[c.cluster_id]) for c in second.clusters])]
+def _mine(shapes: dict[str, list[Any]]) -> list[tuple[str, list[list[Any]]]]:
+    """``(template, stats of its shapes)`` for one route: per family key, Drain over the shapes
+    (most rows first), then Drain again over the resulting templates with wildcard runs
+    collapsed, which joins clusters Drain kept apart only because a variable spanned a
+    different number of words; then ``_absorb``."""
+    by_key: dict[tuple[str, ...], list[tuple[str, list[Any]]]] = {}
+    for shape, stats in shapes.items():
+        by_key.setdefault(stats[_KEY], []).append((shape, stats))
+    mined = []
+    for group in by_key.values():
+        first = _drain()
+        members: dict[int, list[list[Any]]] = {}
+        for shape, stats in sorted(group, key=lambda kv: (-kv[1][_ROWS], kv[0])):
+            cluster, _ = first.add_log_message(shape)
+            members.setdefault(cluster.cluster_id, []).append(stats)
+        second = _drain()
+        groups: dict[int, list[list[Any]]] = {}
+        for cluster in sorted(first.clusters, key=lambda c: (-sum(s[_ROWS] for s in members[c.cluster_id]),
+                                                             c.get_template())):
+            top, _ = second.add_log_message(_collapse(cluster.get_template()))
+            groups.setdefault(top.cluster_id, []).extend(members[cluster.cluster_id])
+        mined += _absorb([(_collapse(c.get_template()), groups[c.cluster_id]) for c in second.clusters])
+    return mined
+
+
+def _merged(group: list[list[Any]]) -> list[Any]:
+    """One shape's stats from several (compaction)."""
+    covered: dict[str, int] = {}
+    for stats in group:
+        for name, n in stats[_COVERED].items():
+            covered[name] = covered.get(name, 0) + n
+    earliest = min(group, key=lambda s: s[_FIRST])
+    return [sum(s[_ROWS] for s in group), set().union(*(s[_IDS] for s in group)), earliest[_FIRST],
+            max(s[_LAST] for s in group), earliest[_EXAMPLE], covered, sum(s[_UNCOVERED] for s in group),
+            group[0][_KEY]]
 
 
 def _absorb(clusters: list[tuple[str, list[list[Any]]]]) -> list[tuple[str, list[list[Any]]]]:
@@ -278,20 +304,14 @@ def _absorb(clusters: list[tuple[str, list[list[Any]]]]) -> list[tuple[str, list
     return [clusters[i] for i in alive]
 
 
-def _template(route: str, key: tuple[str, ...], text: str, group: list[list[Any]]) -> Template:
-    """The counts of a template: the sums of its shapes'."""
-    covered: dict[str, int] = {}
-    for stats in group:
-        for name, n in stats[_COVERED].items():
-            covered[name] = covered.get(name, 0) + n
+def _template(route: str, text: str, group: list[list[Any]]) -> Template:
+    """The counts of a template: the sums of its shapes'; the example of its commonest shape."""
+    total = _merged(group)
     return Template(
-        route=route, key=key, template=text,
-        rows=sum(s[_ROWS] for s in group),
-        requests=len(set().union(*(s[_IDS] for s in group))),
-        first_ts_ms=min(s[_FIRST] for s in group), last_ts_ms=max(s[_LAST] for s in group),
-        example=max(group, key=lambda s: s[_ROWS])[_EXAMPLE], covered=covered,
-        uncovered=sum(s[_UNCOVERED] for s in group),
-        samples=tuple(s[_EXAMPLE] for s in group),
+        route=route, key=total[_KEY], template=text, rows=total[_ROWS], requests=len(total[_IDS]),
+        first_ts_ms=total[_FIRST], last_ts_ms=total[_LAST],
+        example=max(group, key=lambda s: s[_ROWS])[_EXAMPLE], covered=total[_COVERED],
+        uncovered=total[_UNCOVERED], samples=tuple(s[_EXAMPLE] for s in group),
     )
 
 

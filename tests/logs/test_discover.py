@@ -173,3 +173,18 @@ def test_ndjson_logs_are_read_through_the_same_reader():
     discovery = discover_files(CLI_LOGS, build_catalogue())
     assert discovery.rows == sum(1 for path in CLI_LOGS for _ in read_records(path))
     assert all(t.rows >= 1 and t.example for t in discovery.templates())
+
+
+def test_a_route_with_many_shapes_is_compacted_while_streaming(monkeypatch):
+    monkeypatch.setattr("reversal.logs.discover.SHAPE_LIMIT", 8)
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+    messages = [f"[Hook] workspace {a} {b} failed" for a in names for b in names]
+    tally = DiscoveryTally(EMPTY)
+    held = []
+    for record in _records(*messages, "Task timed out after 60 seconds"):
+        tally.add_records([record])
+        held.append(len(tally._shapes["/api/x"]))
+    assert max(held) <= 8
+    templates = tally.discovery().templates()
+    assert sorted((t.template, t.rows, t.requests) for t in templates) == [
+        ("Task timed out after 60 seconds", 1, 1), ("[Hook] workspace <*> failed", 100, 100)]
