@@ -71,15 +71,15 @@ def run_discover(paths: list[Path], routes: tuple[str, ...], min_count: int, fmt
 
     config = load_config(config_path)
     catalogue = build_catalogue({}, builtin=False) if no_catalogue else config.catalogue()
-    discovery = discover_files(paths, catalogue, min_count)
+    discovery = discover_files(paths, catalogue)
     if routes:
         discovery = discovery.only(routes)
-    if fmt == "json":
-        click.echo(json.dumps(discovery.to_json(), indent=2, ensure_ascii=False))
-    elif fmt == "yaml":
-        click.echo(render_yaml(catalogue_entries(discovery), discovery.inputs))
+    if fmt == "yaml":
+        click.echo(render_yaml(catalogue_entries(discovery, min_count=min_count), discovery.inputs))
+    elif fmt == "json":
+        click.echo(json.dumps(discovery.at_least(min_count).to_json(), indent=2, ensure_ascii=False))
     else:
-        click.echo(render_text(discovery))
+        click.echo(render_text(discovery.at_least(min_count)))
     return 0
 
 
@@ -93,7 +93,7 @@ def command() -> None:
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--route", "routes", multiple=True, metavar="R", help="Only this route (repeatable).")
 @click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Only templates with at least this many rows.")
+              help="Only templates (yaml: families) with at least this many rows.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text",
               show_default=True, help="Report, JSON (stable keys), or catalogue entries for reversal.yaml.")
 @click.option("--no-catalogue", is_flag=True,

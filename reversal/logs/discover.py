@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +139,7 @@ class DiscoveryTally(Tally):
     def __getstate__(self) -> dict[str, Any]:
         return {**super().__getstate__(), "_masked": {}}
 
-    def discovery(self, min_count: int = 1) -> Discovery:
+    def discovery(self) -> Discovery:
         """Phase 2: Drain over the distinct shapes, per route and family key."""
         templates = [_template(route, text, group) for route, shapes in self._shapes.items()
                      for text, group in _mine(shapes)]
@@ -148,8 +148,8 @@ class DiscoveryTally(Tally):
         for route in sorted(self._counts):
             failures, silent = self._counts[route]
             mined = sorted((t for t in templates if t.route == route), key=lambda t: (-t.rows, t.template))
-            routes.append(RouteDiscovery(route, failures, silent, sum(t.uncovered for t in mined),
-                                         tuple(t for t in mined if t.rows >= min_count)))
+            uncatalogued = sum(t.uncovered for t in mined)
+            routes.append(RouteDiscovery(route, failures, silent, uncatalogued, tuple(mined)))
         return Discovery(tuple(self._inputs), self.rows, self._catalogue.names, tuple(routes))
 
 
@@ -206,7 +206,7 @@ class RouteDiscovery:
     failure_rows: int
     rows_without_message: int
     uncatalogued_rows: int  # failure rows with a message that no catalogue signature matched
-    templates: tuple[Template, ...]  # at least --min-count rows, most rows first
+    templates: tuple[Template, ...]  # most rows first
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,11 @@ class Discovery:
         wanted = set(routes)
         return Discovery(self.inputs, self.rows, self.signature_names,
                          tuple(r for r in self.routes if r.route in wanted))
+
+    def at_least(self, min_count: int) -> Discovery:
+        """Only the templates with at least ``min_count`` rows (route counts unchanged)."""
+        return replace(self, routes=tuple(
+            replace(r, templates=tuple(t for t in r.templates if t.rows >= min_count)) for r in self.routes))
 
     def templates(self) -> list[Template]:
         return [t for r in self.routes for t in r.templates]
@@ -318,8 +323,6 @@ def _template(route: str, text: str, group: list[list[Any]]) -> Template:
 def _name_families(templates: list[Template], taken: Sequence[str]) -> list[Template]:
     """One name per family: its key, or its template text when it has no key; unique, and
     different from the catalogue's names unless the family is covered."""
-    from dataclasses import replace
-
     names: dict[tuple[str, ...] | str, str] = {}
     used = set()
     for t in sorted(templates, key=lambda t: (-t.rows, t.route, t.template)):
@@ -358,15 +361,17 @@ def _regex_for(template: Template) -> str | None:
     return None
 
 
-def catalogue_entries(discovery: Discovery, *, include_covered: bool = False) -> list[Entry]:
-    """Entries for the families with uncatalogued rows (all families with ``include_covered``)."""
+def catalogue_entries(discovery: Discovery, *, min_count: int = 1) -> list[Entry]:
+    """Entries for the families with uncatalogued rows and at least ``min_count`` rows in all."""
     families: dict[str, list[Template]] = {}
     for t in discovery.templates():
-        if include_covered or t.uncovered:
+        if t.uncovered:
             families.setdefault(t.family, []).append(t)
     everything = discovery.templates()
     entries = []
     for name, members in families.items():
+        if sum(t.rows for t in members) < min_count:
+            continue
         regexes: dict[str, None] = {}
         dropped = []
         for t in members:
@@ -395,7 +400,7 @@ def catalogue_entries(discovery: Discovery, *, include_covered: bool = False) ->
     return sorted(entries, key=lambda e: (-e.rows, e.name))
 
 
-def discover_files(paths: Sequence[Path], catalogue: Catalogue, min_count: int = 1) -> Discovery:
+def discover_files(paths: Sequence[Path], catalogue: Catalogue) -> Discovery:
     """Discovery over several log files of any format (exports take the parallel fast path)."""
     from functools import partial
 
@@ -403,4 +408,4 @@ def discover_files(paths: Sequence[Path], catalogue: Catalogue, min_count: int =
 
     tally = tally_files(paths, partial(DiscoveryTally, catalogue))
     assert isinstance(tally, DiscoveryTally)
-    return tally.discovery(min_count)
+    return tally.discovery()

@@ -38,8 +38,10 @@ PATTERNS: dict[str, str] = {
 }
 """What each placeholder replaced; the same pattern re-matches it inside a template regex."""
 
-_TOKEN_PATTERNS = {**PATTERNS, "TRACE": r"at\s[^\n]*(?:\n[ \t]*at\s[^\n]*)*"}
-"""Inside a template regex the separator before ``<TRACE>`` already took the newline."""
+_TOKEN_PATTERNS = {**PATTERNS, "TRACE": r"at\s[^\n]*(?:\n[ \t]*at\s[^\n]*)*", "NUM": r"\d+(?:[.:]\d+)*",
+                   "UUID": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"}
+"""Inside a template regex: the separator before ``<TRACE>`` already took the newline, and the
+context checks that kept a number or a UUID from being cut out of a word are not needed."""
 
 _CODE = (r"(?P<label>\b(?:SQLSTATE|sqlstate|[Cc]ode|[Ss]tatus(?:Code)?|HTTP|[Ee]rror)\b[:=]?\s*[`'\"(\[]?)"
          r"(?P<code>P\d{4}|[0-9][0-9A-Z]{4}|[45]\d\d)\b|\b(?P<prisma>P\d{4})\b")
@@ -110,7 +112,8 @@ def template_regex(template: str, *, loose: bool = False) -> str:
         for match in _PLACEHOLDER.finditer(token):
             pieces.append(re.escape(token[last:match.start()]))
             name = match.group(0)
-            pieces.append(wildcard if name == PARAM else f"(?:{_TOKEN_PATTERNS[name[1:-1]]})")
+            pattern = wildcard if name == PARAM else _TOKEN_PATTERNS[name[1:-1]]
+            pieces.append(f"(?:{pattern})" if "|" in pattern else pattern)
             last = match.end()
         pieces.append(re.escape(token[last:]))
         parts.append("".join(pieces))
