@@ -49,6 +49,11 @@ def eligibility(route: str) -> str:
     return "not-eligible"
 
 
+def is_failure(status: int | None, level: str | None) -> bool:
+    """A failure row: 5xx or blank status, or an ``error`` level line (a 200 can still log one)."""
+    return status is None or 500 <= status <= 599 or level == "error"
+
+
 def status_key(status: int | None) -> str:
     """JSON/table key of a status bucket: ``"500"``, ``"blank"`` or ``"no_response"``."""
     if status is None:
@@ -247,7 +252,7 @@ class Tally:
                         entry[0] += 1
                         if request_id:
                             entry[1].add(request_id)
-                elif status is None or 500 <= status <= 599 or level == "error":
+                elif is_failure(status, level):
                     tally.uncatalogued += 1
         self.first_ts, self.last_ts = first, last
         self.rows += count

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reversal.logs.attribution import Tally
+from reversal.logs.attribution import Tally, is_failure
 from reversal.logs.model import normalize_path
 from reversal.logs.signatures import Catalogue
 from reversal.logs.templates import PARAM, family_name, mask, template_regex
@@ -42,11 +42,6 @@ SHAPE_LIMIT = 20_000
 """Distinct shapes a route may hold while streaming before they are compacted into templates."""
 _WILDCARD_RUN = re.compile(re.escape(PARAM) + r"(?:\s+" + re.escape(PARAM) + ")+")
 _ROWS, _IDS, _FIRST, _LAST, _EXAMPLE, _COVERED, _UNCOVERED, _KEY = range(8)
-
-
-def is_failure(status: int | None, level: str | None) -> bool:
-    """5xx or blank status, or an ``error`` level line (a 200 can still log a failure)."""
-    return status is None or 500 <= status <= 599 or level == "error"
 
 
 class DiscoveryTally(Tally):
@@ -79,7 +74,9 @@ class DiscoveryTally(Tally):
         count = 0
         for path, status, request_id, ts, _duration, message, level in map(fields, rows):
             count += 1
-            if status.__class__ is int and not (500 <= status <= 599 or level == "error"):
+            if status.__class__ is not int:
+                status = None
+            if not is_failure(status, level):
                 continue
             route = route_of.get(path)
             if route is None:
@@ -135,6 +132,8 @@ class DiscoveryTally(Tally):
                 for name, n in theirs[_COVERED].items():
                     stats[_COVERED][name] = stats[_COVERED].get(name, 0) + n
                 stats[_UNCOVERED] += theirs[_UNCOVERED]
+            if len(shapes) > self._limits.get(route, SHAPE_LIMIT):
+                self._compact(route)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**super().__getstate__(), "_masked": {}}
@@ -293,20 +292,28 @@ def _merged(group: list[list[Any]]) -> list[Any]:
 def _absorb(clusters: list[tuple[str, list[list[Any]]]]) -> list[tuple[str, list[list[Any]]]]:
     """Fold a template into another whose regex re-matches all its rows (Drain compares only
     messages with as many words: ``workspace: Tim Blais - Gateway`` belongs with ``workspace:
-    <*>``). The smallest go first; quadratic, so only for a route's usual handful of templates."""
+    <*>``). Only into a specific template (three literal words or more, and at least twice as
+    many as wildcards): ``Error: job <*>`` would swallow every job error. The smallest go first;
+    quadratic, so only for a route's usual handful of templates."""
     if len(clusters) > _ABSORB_LIMIT:
         return clusters
     clusters = sorted(clusters, key=lambda c: (sum(s[_ROWS] for s in c[1]), c[0]))
-    regexes = [re.compile(template_regex(text)) for text, _ in clusters]
+    regexes = [re.compile(template_regex(text)) if _specific(text) else None for text, _ in clusters]
     alive = list(range(len(clusters)))
     for i in range(len(clusters)):
         samples = [s[_EXAMPLE] for s in clusters[i][1]]
-        into = next((j for j in reversed(alive) if j != i
-                     and all(regexes[j].search(sample) for sample in samples)), None)
+        into = next((j for j in reversed(alive) if j != i and (regex := regexes[j]) is not None
+                     and all(regex.search(sample) for sample in samples)), None)
         if into is not None:
             clusters[into][1].extend(clusters[i][1])
             alive.remove(i)
     return [clusters[i] for i in alive]
+
+
+def _specific(template: str) -> bool:
+    tokens = template.split()
+    wildcards = tokens.count(PARAM)
+    return len(tokens) - wildcards >= max(3, 2 * wildcards)
 
 
 def _template(route: str, text: str, group: list[list[Any]]) -> Template:

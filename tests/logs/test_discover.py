@@ -119,6 +119,12 @@ def test_variable_words_become_a_wildcard_and_rows_requests_and_times_add_up():
     assert d.routes[0].failure_rows == 4  # the 200 info row is not a failure row
 
 
+def test_a_vague_template_does_not_swallow_the_others():
+    d = _discover(_records("Error: job alpha bravo", "Error: job charlie delta", "Error: job queue is full"))
+    assert sorted((t.template, t.rows) for t in d.templates()) == [
+        ("Error: job <*>", 2), ("Error: job queue is full", 1)]
+
+
 def test_failure_rows_are_5xx_blank_or_error_level():
     rows = [LogRecord(ts_ms=1, route="/a", status=s, message="boom", level=lv)
             for s, lv in [(500, "info"), (None, "info"), (200, "error"), (200, "info"), (404, "warning")]]
