@@ -413,6 +413,4 @@ def discover_files(paths: Sequence[Path], catalogue: Catalogue) -> Discovery:
 
     from reversal.logs.attribution import tally_files
 
-    tally = tally_files(paths, partial(DiscoveryTally, catalogue))
-    assert isinstance(tally, DiscoveryTally)
-    return tally.discovery()
+    return tally_files(paths, partial(DiscoveryTally, catalogue)).discovery()
