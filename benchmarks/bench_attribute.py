@@ -85,6 +85,15 @@ def measure(argv: list[str]) -> tuple[float, int, str]:
     return wall, peak[0], out.decode()
 
 
+def ensure_export(export: Path, rows: int) -> None:
+    """Build the benchmark export with make_big_export.py unless it exists."""
+    if not export.exists():
+        export.parent.mkdir(parents=True, exist_ok=True)
+        print(f"building {export} ({rows} rows) ...", flush=True)
+        subprocess.run([sys.executable, str(MAKE_BIG_EXPORT), str(rows), str(export)], check=True)
+    print(f"export: {export} ({export.stat().st_size / MB:.0f} MB)")
+
+
 def _route_status(request_path: str, status: str) -> tuple[str, str]:
     from reversal.logs.model import normalize_path
 
@@ -120,11 +129,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     export = Path(a.export)
-    if not export.exists():
-        export.parent.mkdir(parents=True, exist_ok=True)
-        print(f"building {export} ({a.rows} rows) ...", flush=True)
-        subprocess.run([sys.executable, str(MAKE_BIG_EXPORT), str(a.rows), str(export)], check=True)
-    print(f"export: {export} ({export.stat().st_size / MB:.0f} MB)")
+    ensure_export(export, a.rows)
 
     tools = {
         "reversal": ([str(BIN / "reversal"), "attribute", "--format", "json", str(export)], counts_reversal),

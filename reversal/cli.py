@@ -20,6 +20,7 @@ from reversal.errors import EXIT_BAD_INPUT, ReversalError
 # name -> (module under reversal.commands, one-line help shown by `reversal --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "attribute": ("attribute", "Migration matrix of log exports: routes x statuses x signatures."),
+    "signatures": ("signatures", "Discover failure families the signature catalogue does not cover yet."),
     "compare": ("compare", "Compare a baseline and a post window; PASS / FAIL / INCONCLUSIVE."),
     "capture": ("capture", "Capture a request-log window from Vercel as an export + meta file."),
     "env": ("env", "Environment hygiene: audit flags and secrets without showing values."),

@@ -58,6 +58,17 @@ def _summary(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _uncatalogued(data: dict[str, Any]) -> list[str]:
+    """Per route, the failure rows no signature names, and where to look next."""
+    routes = sorted((r for r in data["routes"] if r["uncatalogued_failure_rows"]),
+                    key=lambda r: (-r["uncatalogued_failure_rows"], r["route"]))
+    if not routes:
+        return []
+    lines = [f"  {r['route']}: uncatalogued failure rows: {r['uncatalogued_failure_rows']}" for r in routes]
+    return ["", "Failure rows (5xx, blank or error level) with a message that no signature matches:", *lines,
+            "Run `reversal signatures discover EXPORT...` to mine their templates and get catalogue entries."]
+
+
 def render_table(data: dict[str, Any], *, colour: bool) -> str:
     header, body = _grid(data)
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
@@ -73,7 +84,7 @@ def render_table(data: dict[str, Any], *, colour: bool) -> str:
         out += ["", bold("Failing routes, worst first (failing rows, then signature rows):")]
         out += [f"  {r['rank']}. {r['route']}  fail={r['failing_rows']} sig={r['signature_rows']} "
                 f"top={r['top_signature'] or '-'}  [{r['eligibility']}]" for r in data["ranking"]]
-    return "\n".join(out)
+    return "\n".join(out + _uncatalogued(data))
 
 
 def render_markdown(data: dict[str, Any]) -> str:
@@ -86,7 +97,7 @@ def render_markdown(data: dict[str, Any]) -> str:
                 "| ---: | --- | ---: | ---: | --- | --- |"]
         out += [f"| {r['rank']} | `{r['route']}` | {r['failing_rows']} | {r['signature_rows']} | "
                 f"{r['top_signature'] or '-'} | {r['eligibility']} |" for r in data["ranking"]]
-    return "\n".join(out)
+    return "\n".join(out + _uncatalogued(data))
 
 
 def run_attribute(paths: list[Path], fmt: str, routes: tuple[str, ...], config_path: Path | None) -> int:

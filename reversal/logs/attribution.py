@@ -16,12 +16,14 @@ import math
 import operator
 import os
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reversal.logs.model import NO_RESPONSE, LogRecord, normalize_path
+from reversal.logs.readers import TallyRow
 from reversal.logs.signatures import Catalogue
 
 SCHEMA = "reversal.attribute/1"
@@ -31,6 +33,13 @@ MAX_WORKERS = 4
 _MATCH_CACHE_LIMIT = 100_000
 
 
+class AttributionRow(TallyRow):
+    """The export fields attribution and discovery read: ``level`` tells a failure logged
+    under a 2xx response (``error``) from ordinary lines."""
+
+    level: str | None = ""
+
+
 def eligibility(route: str) -> str:
     """``offload`` for webhooks and crons, ``keep-sync`` for the inbox, else ``not-eligible``."""
     if route.startswith(("/api/webhooks/", "/api/cron/")):
@@ -38,6 +47,11 @@ def eligibility(route: str) -> str:
     if route.startswith("/api/inbox/"):
         return "keep-sync"
     return "not-eligible"
+
+
+def is_failure(status: int | None, level: str | None) -> bool:
+    """A failure row: 5xx or blank status, or an ``error`` level line (a 200 can still log one)."""
+    return status is None or 500 <= status <= 599 or level == "error"
 
 
 def status_key(status: int | None) -> str:
@@ -71,6 +85,7 @@ class RouteStats:
     rows_without_request_id: int
     failing_rows: int
     signature_rows: int
+    uncatalogued_failure_rows: int  # failure rows (5xx, blank or error level) with a message, no signature
     signatures: dict[str, dict[str, int]]  # name -> {"rows": n, "requests": n}
     durations: dict[str, Any]  # {"count", "p50", "p95", "p99"} in ms
 
@@ -84,6 +99,7 @@ class RouteStats:
             "statuses": self.statuses,
             "failing_rows": self.failing_rows,
             "signature_rows": self.signature_rows,
+            "uncatalogued_failure_rows": self.uncatalogued_failure_rows,
             "signatures": self.signatures,
             "duration_ms": self.durations,
         }
@@ -148,20 +164,22 @@ def _top_signature(stats: RouteStats) -> str | None:
     return min(stats.signatures.items(), key=lambda kv: (-kv[1]["rows"], kv[0]))[0]
 
 
-_RECORD_FIELDS = operator.attrgetter("route", "status", "request_id", "ts_ms", "duration_ms", "message")
+_RECORD_FIELDS = operator.attrgetter("route", "status", "request_id", "ts_ms", "duration_ms", "message",
+                                     "level")
 _EXPORT_FIELDS = operator.attrgetter(
-    "request_path", "response_status_code", "request_id", "timestamp_in_ms", "duration_ms", "message"
+    "request_path", "response_status_code", "request_id", "timestamp_in_ms", "duration_ms", "message", "level"
 )
 
 
 class _RouteTally:
     __slots__ = ("durations", "request_ids", "rows", "signature_rows", "signatures", "statuses",
-                 "unidentified")
+                 "uncatalogued", "unidentified")
 
     def __init__(self) -> None:
         self.rows = 0
         self.unidentified = 0
         self.signature_rows = 0
+        self.uncatalogued = 0
         self.statuses: dict[int | None, int] = {}
         self.request_ids: set[str] = set()
         self.signatures: dict[str, list[Any]] = {}  # name -> [rows, set of request ids]
@@ -195,13 +213,13 @@ class Tally:
     def _consume(self, rows: Iterable[Any], fields: operator.attrgetter) -> None:
         """The one hot loop both entry points run, so they cannot disagree.
 
-        ``fields`` reads (path or route, status, request id, ts, duration, message) from a row.
+        ``fields`` reads (path or route, status, request id, ts, duration, message, level) from a row.
         Conversions are idempotent on ``LogRecord`` values: a route normalizes to itself,
         a non-int status (``""``/``None``) is blank, a ``""``/``None`` duration is none.
         """
         routes, route_of, signatures_of = self._routes, self._route_of, self._signatures_of
         first, last, count = self.first_ts, self.last_ts, 0
-        for path, status, request_id, ts, duration, message in map(fields, rows):
+        for path, status, request_id, ts, duration, message, level in map(fields, rows):
             count += 1
             route = route_of.get(path)
             if route is None:
@@ -234,6 +252,8 @@ class Tally:
                         entry[0] += 1
                         if request_id:
                             entry[1].add(request_id)
+                elif is_failure(status, level):
+                    tally.uncatalogued += 1
         self.first_ts, self.last_ts = first, last
         self.rows += count
 
@@ -241,7 +261,7 @@ class Tally:
         self._consume(records, _RECORD_FIELDS)
 
     def add_export_rows(self, rows: Iterable[Any]) -> None:
-        """Rows decoded by ``readers.export_batches`` (``TallyRow``/``ExportRow``): the fast
+        """Rows decoded by ``readers.export_batches`` (``AttributionRow``/``ExportRow``): the fast
         path, without building a ``LogRecord`` per row."""
         self._consume(rows, _EXPORT_FIELDS)
 
@@ -255,6 +275,7 @@ class Tally:
             mine.rows += theirs.rows
             mine.unidentified += theirs.unidentified
             mine.signature_rows += theirs.signature_rows
+            mine.uncatalogued += theirs.uncatalogued
             for status, n in theirs.statuses.items():
                 mine.statuses[status] = mine.statuses.get(status, 0) + n
             mine.request_ids |= theirs.request_ids
@@ -289,6 +310,7 @@ class Tally:
                 rows_without_request_id=t.unidentified,
                 failing_rows=failing,
                 signature_rows=t.signature_rows,
+                uncatalogued_failure_rows=t.uncatalogued,
                 signatures={name: {"rows": t.signatures[name][0], "requests": len(t.signatures[name][1])}
                             for name in names if name in t.signatures},
                 durations={
@@ -316,11 +338,14 @@ def attribute(records: Iterable[LogRecord], catalogue: Catalogue) -> Matrix:
     return tally.matrix()
 
 
-def _tally_range(path: Path, catalogue: Catalogue, start: int, stop: int | None) -> Tally:
+AnyTally = TypeVar("AnyTally", bound=Tally)
+
+
+def _tally_range(path: Path, new_tally: Callable[[], AnyTally], start: int, stop: int | None) -> AnyTally:
     from reversal.logs import readers
 
-    tally = Tally(catalogue)
-    for batch in readers.export_batches(path, readers.TallyRow, start=start, stop=stop):
+    tally = new_tally()
+    for batch in readers.export_batches(path, AttributionRow, start=start, stop=stop):
         tally.add_export_rows(batch)
     return tally
 
@@ -338,7 +363,7 @@ def _ranges(path: Path, parts: int) -> list[tuple[int, int | None]]:
     return list(zip(starts, [*starts[1:], None], strict=True))
 
 
-def _tally_export(path: Path, catalogue: Catalogue) -> Tally:
+def _tally_export(path: Path, new_tally: Callable[[], AnyTally]) -> AnyTally:
     """Large exports are tallied in parallel byte ranges (forked workers), then merged.
 
     A range boundary is only a candidate (it could lie inside a string); the range before it
@@ -353,28 +378,33 @@ def _tally_export(path: Path, catalogue: Catalogue) -> Tally:
     parts = min(os.cpu_count() or 1, MAX_WORKERS)
     if (parts < 2 or path.stat().st_size < PARALLEL_MIN_BYTES
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return _tally_range(path, catalogue, 0, None)
+        return _tally_range(path, new_tally, 0, None)
     ranges = _ranges(path, parts)
     try:
         with ProcessPoolExecutor(len(ranges) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(_tally_range, path, catalogue, a, b) for a, b in ranges[1:]]
-            tally = _tally_range(path, catalogue, *ranges[0])
+            futures = [pool.submit(_tally_range, path, new_tally, a, b) for a, b in ranges[1:]]
+            tally = _tally_range(path, new_tally, *ranges[0])
             for future in futures:
                 tally.merge(future.result())
         return tally
     except InputError:
-        return _tally_range(path, catalogue, 0, None)
+        return _tally_range(path, new_tally, 0, None)
+
+
+def tally_files(paths: Sequence[Path], new_tally: Callable[[], AnyTally]) -> AnyTally:
+    """Several log files of any format fed to one tally; exports take the parallel fast path."""
+    from reversal.logs import readers
+
+    tally = new_tally()
+    for path in paths:
+        tally.add_input(str(path))
+        if readers.detect_format(path) == "export":
+            tally.merge(_tally_export(path, new_tally))
+        else:
+            tally.add_records(readers.read_records(path))
+    return tally
 
 
 def attribute_files(paths: Sequence[Path], catalogue: Catalogue) -> Matrix:
     """The matrix of several log files of any format, aggregated; exports take the fast path."""
-    from reversal.logs import readers
-
-    tally = Tally(catalogue)
-    for path in paths:
-        tally.add_input(str(path))
-        if readers.detect_format(path) == "export":
-            tally.merge(_tally_export(path, catalogue))
-        else:
-            tally.add_records(readers.read_records(path))
-    return tally.matrix()
+    return tally_files(paths, partial(Tally, catalogue)).matrix()

@@ -50,9 +50,11 @@ class Catalogue:
         return [name for name, pattern in self.patterns if pattern.search(message)]
 
 
-def build_catalogue(overrides: Mapping[str, str] | None = None, *, origin: str = "config") -> Catalogue:
-    """Compile the built-ins, with ``overrides`` added or replacing built-ins by name."""
-    merged = dict(BUILTIN)
+def build_catalogue(overrides: Mapping[str, str] | None = None, *, origin: str = "config",
+                    builtin: bool = True) -> Catalogue:
+    """Compile the built-ins, with ``overrides`` added or replacing built-ins by name; only
+    ``overrides`` when not ``builtin`` (discovery from scratch, a catalogue under test)."""
+    merged = dict(BUILTIN) if builtin else {}
     for name, regex in (overrides or {}).items():
         if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             raise InputError(
@@ -72,5 +74,5 @@ def build_catalogue(overrides: Mapping[str, str] | None = None, *, origin: str =
             raise InputError(
                 f"{origin}: signatures.{name} is not a valid regular expression ({exc})."
             ) from None
-    any_match = re.compile("|".join(f"(?:{p.pattern})" for _, p in compiled))
+    any_match = re.compile("|".join(f"(?:{p.pattern})" for _, p in compiled) or "(?!)")
     return Catalogue(tuple(compiled), any_match)

@@ -26,7 +26,7 @@ def test_json_output_has_the_documented_keys_and_known_answers(tmp_path):
     routes = {r["route"]: r for r in data["routes"]}
     assert set(routes["/api/webhooks/email"]) == {
         "route", "eligibility", "rows", "requests", "rows_without_request_id", "statuses", "failing_rows",
-        "signature_rows", "signatures", "duration_ms"}
+        "signature_rows", "uncatalogued_failure_rows", "signatures", "duration_ms"}
     assert routes["/api/inbox/conversations"]["signatures"]["timeout_300s"]["rows"] == 254
     assert routes["/api/webhooks/email"]["signatures"]["timeout_60s"]["rows"] == 198
     assert routes["/api/cron/response-timing"]["signatures"]["p2028"]["rows"] == 110
