@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("resume", "Continue an interrupted or waiting iteration."),
     "status": ("status", "Show an iteration's step, verdict so far and what it waits for."),
     "rollback": ("rollback", "Flip a slice's flag off, redeploy, verify inline, record it."),
+    "report": ("report", "Render an iteration's report.html or the campaign's index.html again."),
 }
 
 

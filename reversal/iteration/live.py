@@ -40,7 +40,8 @@ class LivePlatform:
         from reversal.platform.deploy import current_production
 
         found = current_production(self.client)
-        return {"id": found.id, "url": found.url, "name": found.name, "state": found.state}
+        return {"id": found.id, "url": found.url, "name": found.name, "state": found.state,
+                "meta": dict(found.meta)}  # git meta: the deployed commit, for provenance
 
     def capture(self, since_ms: int, until_ms: int, out: Path) -> dict[str, Any]:
         from reversal.platform.capture import capture_window

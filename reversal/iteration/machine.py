@@ -19,6 +19,7 @@ from reversal.clock import Clock
 from reversal.durations import format_duration
 from reversal.errors import ReversalError, StepFailed, Waiting
 from reversal.evidence.files import utc_iso, utc_stamp, write_json, write_text
+from reversal.evidence.report import rollback_check_of, write_pages
 from reversal.evidence.runlog import RunLog
 from reversal.evidence.timeline import render_timeline
 from reversal.iteration import checks
@@ -357,8 +358,11 @@ HANDLERS: dict[str, Callable[[Context, IterationState], IterationState]] = {
 def persist(ctx: Context, state: IterationState) -> None:
     """State first (the source of truth), then what is derived from it."""
     ctx.store.save(state)
-    write_text(ctx.folder(state) / "timeline.md", render_timeline(state, ctx.playbook.flag))
+    folder = ctx.folder(state)
+    write_text(folder / "timeline.md", render_timeline(
+        state, ctx.playbook.flag, rollback_check_of(folder, state, ctx.playbook, ctx.catalogue)))
     ctx.store.write_manifest(state.iteration)
+    write_pages(folder, ctx.books, ctx.catalogue)
 
 
 def drive(ctx: Context, state: IterationState) -> IterationState:
@@ -369,7 +373,7 @@ def drive(ctx: Context, state: IterationState) -> IterationState:
     back exactly, bad input) leaves the iteration at that step, recorded, for a resume to retry:
     nothing is rolled back on an error nobody has looked at.
     """
-    log = RunLog(ctx.folder(state) / "run.log", iteration=state.iteration, slice=state.slice)
+    log = RunLog(ctx.folder(state) / "run.log", ctx.clock, iteration=state.iteration, slice=state.slice)
     waiting_before = state.waiting if state.status == "waiting" else None
     try:
         if waiting_before is not None:
