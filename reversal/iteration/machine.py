@@ -37,7 +37,7 @@ from reversal.iteration.state import (
 from reversal.iteration.store import IterationStore
 from reversal.logs.signatures import Catalogue
 from reversal.playbooks import Playbook
-from reversal.ui import UI
+from reversal.ui import UI, LiveLine, duration_label
 
 ROLLBACK_WINDOW_S = 300.0
 INLINE_PROBE_ATTEMPTS = 5
@@ -178,8 +178,10 @@ def _deploy(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
     step, effect = ("deploy", "deploy:on") if on else ("rollback-deploy", "deploy:off")
     intent_id = f"{state.iteration}:{effect}"
 
+    line = LiveLine(ctx.ui, step)
+
     def on_state(deploy_state: str, elapsed: float) -> None:
-        ctx.ui.step(step, f"deployment {deploy_state} after {elapsed:.0f}s")
+        line.update(f"deployment {deploy_state} after {duration_label(ctx.clock, elapsed)}")
 
     done = journal_entry(state, effect)
     try:
@@ -201,6 +203,8 @@ def _deploy(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
                           getattr(exc, "record", None) or {"error": str(exc)})
         return fail(state, step, ctx.clock.now_ms(), f"deploy failed: {exc}",
                     rollback=on and ctx.playbook.on_fail == "rollback", artifacts=[path.name])
+    finally:
+        line.close()
     state = with_done(state, effect, ctx.clock.now_ms(), intent_id=intent_id,
                       deployment_id=record["id"])
     path = write_json(ctx.artifact(state, step, "deployment", "json"), record)
