@@ -310,7 +310,21 @@ def render_index(root: Path, books: Mapping[str, Playbook]) -> str:
 
 
 def write_pages(folder: Path, books: Mapping[str, Playbook], catalogue: Catalogue) -> Path:
-    """Render the packet's ``report.html`` and the campaign's ``index.html`` beside it."""
-    path = write_text(folder / REPORT, render_report(folder, books, catalogue))
+    """Render the packet's ``report.html`` and the campaign's ``index.html`` beside it.
+
+    The pages are derived: a packet they cannot read (a hand-edited artifact) must not stop
+    the iteration, so the report then says what failed and how to render it again."""
+    from markupsafe import escape
+
+    from reversal.errors import ReversalError
+
+    try:
+        page = render_report(folder, books, catalogue)
+    except (ReversalError, OSError, ValueError, KeyError, TypeError) as exc:
+        page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>report not "
+                f"rendered</title></head><body><h1>report not rendered</h1><p>{escape(str(exc))}</p>"
+                f"<p>Fix the packet and run <code>reversal report {escape(folder.name)}</code>.</p>"
+                "</body></html>\n")
+    path = write_text(folder / REPORT, page)
     write_text(folder.parent / INDEX, render_index(folder.parent, books))
     return path

@@ -98,3 +98,22 @@ def test_rollback_reason_is_the_operator_request_or_the_failure_that_triggered_i
     assert rollback_reason(state) == "verdict FAIL: drop 10%"
     state.events = [Event(1, "rollback-flip", "note", "Operator requested rollback: alerts")]
     assert rollback_reason(state) == "Operator requested rollback: alerts"
+
+
+def test_pages_render_for_a_packet_that_has_just_started_and_for_a_broken_one(tmp_path):
+    from reversal.evidence.report import write_pages
+    from reversal.iteration.store import IterationStore
+    from reversal.playbooks import load_playbooks
+
+    store, books = IterationStore(tmp_path), load_playbooks(None)
+    state = IterationState("response-timing-1", "response-timing", ROUTE, 0, 1800)
+    (tmp_path / state.iteration).mkdir()
+    store.save(state)
+    page = write_pages(tmp_path / state.iteration, books, build_catalogue()).read_text()
+    assert "No log window captured yet." in page and "response-timing-1" in page
+    assert 'data-slice="response-timing"' in (tmp_path / "index.html").read_text()
+    state.facts["baseline"] = {"logs": "baseline.json", "window": {"since_ms": 0, "until_ms": MIN}}
+    store.save(state)
+    (tmp_path / state.iteration / "baseline.json").write_text("not json at all")
+    broken = write_pages(tmp_path / state.iteration, books, build_catalogue()).read_text()
+    assert "report not rendered" in broken and "reversal report response-timing-1" in broken
