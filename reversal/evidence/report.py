@@ -95,7 +95,8 @@ def failure_series(windows: Mapping[str, Window], route: str, target: str) -> di
         by_minute = events(window).by_minute(unit)
         series[name] = [by_minute.get(m, 0) for m in window.span.minute_starts()]
     return {"route": route, "unit": unit, "series": series,
-            "totals": {name: sum(counts) for name, counts in series.items()}}
+            "totals": {name: sum(counts) for name, counts in series.items()},
+            "rates": {name: sum(series[name]) / w.span.minutes for name, w in windows.items()}}
 
 
 def rollback_check(post: Window, rollback: Window, alpha: float) -> dict[str, Any]:
