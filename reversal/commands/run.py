@@ -102,6 +102,7 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
                 state.facts["provenance"] = gather_provenance(session.config, session.clock)
                 store.save(state)
                 ui.say(f"iteration {state.iteration} started ({folder})")
+                ui.say(f"times are {state.facts['provenance']['clock']['label']}")
             else:
                 ui.say(f"resuming iteration {state.iteration} at step {state.step}")
             if not state.terminal:

@@ -8,14 +8,17 @@ Screenshots are kept under ``test-output/`` at the repository root (ignored by g
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from reversal.evidence.files import utc_iso
 from reversal.iteration.store import verify_manifest
 from tests.e2e.conftest import FAST, cli, iteration_dirs, state_of
 
@@ -130,6 +133,15 @@ def test_every_packet_has_a_self_contained_report_with_charts(campaign, capsys):
         manifest = (folder / "manifest.json").read_text()
         for digest in re.findall(r'"([0-9a-f]{64})"', manifest):
             assert digest in dom
+    timeline = (rolled_back / "timeline.md").read_text()
+    assert "- Run by: " in timeline and ", reversal " in timeline and "- Platform: project `prj_" in timeline
+    assert "- Deployed commit: `5f3c9e1a" in timeline
+    assert "- Clock: times below are UTC, simulated: sandbox clock x600" in timeline
+    assert "- Rollback reason: verdict FAIL" in timeline and "- [rollback-check] " in timeline
+    log = [json.loads(line) for line in (rolled_back / "run.log").read_text().splitlines()]
+    assert {line["clock"] for line in log} == {"simulated x600"}
+    # A 30-minute window passes in seconds at x600: run.log is on that clock, far ahead of real time.
+    assert log[-1]["timestamp"] > utc_iso(int(time.time() * 1000) + 20 * 60_000)
     rb = (rolled_back / "report.html").read_text()
     assert 'class="series series-rollback"' in rb and 'id="rollback-check"' in rb
     assert "https://vercel.com/team_" in rb  # each deployment links to its dashboard page
