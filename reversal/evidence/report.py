@@ -13,16 +13,17 @@ import json
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reversal.evidence.files import utc_iso, write_text
 from reversal.evidence.provenance import commit_of, time_label
 from reversal.evidence.timeline import rollback_reason
 from reversal.iteration.state import IterationState
-from reversal.logs.compare import Criteria, Span, Window, _unit, build_window
-from reversal.logs.signatures import Catalogue
-from reversal.logs.stats import p_value_rise
 from reversal.playbooks import Playbook
+
+if TYPE_CHECKING:  # the log machinery loads only when a page or the rollback check needs it
+    from reversal.logs.compare import Window
+    from reversal.logs.signatures import Catalogue
 
 REPORT = "report.html"
 INDEX = "index.html"
@@ -68,6 +69,7 @@ def _window_sources(state: IterationState) -> dict[str, tuple[str, Mapping[str, 
 def load_windows(folder: Path, state: IterationState, book: Playbook, catalogue: Catalogue
                  ) -> dict[str, Window]:
     """Tally each captured window with the slice's failure criteria and its barometers."""
+    from reversal.logs.compare import Criteria, Span, build_window
     from reversal.logs.readers import read_records
 
     criteria = Criteria(book.route, tuple(book.target.statuses), tuple(book.target.signatures),
@@ -86,6 +88,8 @@ def load_windows(folder: Path, state: IterationState, book: Playbook, catalogue:
 def failure_series(windows: Mapping[str, Window], route: str, target: str) -> dict[str, Any]:
     """Per-minute failure counts of ``route`` in each window, aligned by minute since the
     window's start, in the unit the gate uses (distinct requests when every row has an id)."""
+    from reversal.logs.compare import _unit
+
     def events(window: Window):
         return window.target if route == target else window.barometers[route]
 
@@ -102,6 +106,9 @@ def failure_series(windows: Mapping[str, Window], route: str, target: str) -> di
 def rollback_check(post: Window, rollback: Window, alpha: float) -> dict[str, Any]:
     """Did failures come back after the rollback? The target's failure rate in the rollback
     window against the post window, with the one-sided exact test for a rise."""
+    from reversal.logs.compare import _unit
+    from reversal.logs.stats import p_value_rise
+
     unit = _unit(post.target, rollback.target)
     k_post, k_back = post.target.count(unit), rollback.target.count(unit)
     m_post, m_back = post.span.minutes, rollback.span.minutes

@@ -19,7 +19,6 @@ from reversal.clock import Clock
 from reversal.durations import format_duration
 from reversal.errors import ReversalError, StepFailed, Waiting
 from reversal.evidence.files import utc_iso, utc_stamp, write_json, write_text
-from reversal.evidence.report import rollback_check_of, write_pages
 from reversal.evidence.runlog import RunLog
 from reversal.evidence.timeline import render_timeline
 from reversal.iteration import checks
@@ -361,12 +360,13 @@ HANDLERS: dict[str, Callable[[Context, IterationState], IterationState]] = {
 
 def persist(ctx: Context, state: IterationState) -> None:
     """State first (the source of truth), then what is derived from it."""
+    from reversal.evidence.report import rollback_check_of
+
     ctx.store.save(state)
     folder = ctx.folder(state)
     write_text(folder / "timeline.md", render_timeline(
         state, ctx.playbook.flag, rollback_check_of(folder, state, ctx.playbook, ctx.catalogue)))
     ctx.store.write_manifest(state.iteration)
-    write_pages(folder, ctx.books, ctx.catalogue)
 
 
 def drive(ctx: Context, state: IterationState) -> IterationState:
@@ -411,7 +411,16 @@ def drive(ctx: Context, state: IterationState) -> IterationState:
                 ctx.ui.step(step, last.message)
     finally:
         log.close()
+        _render_pages(ctx, state)
     return state
+
+
+def _render_pages(ctx: Context, state: IterationState) -> None:
+    """report.html and index.html once the loop stops (ended, waiting, or an error): they read
+    every log window, too slow to redo after each step; 'reversal report' renders them anytime."""
+    from reversal.evidence.report import write_pages
+
+    write_pages(ctx.folder(state), ctx.books, ctx.catalogue)
 
 
 def state_summary(state: IterationState, folder: Path) -> dict[str, Any]:
