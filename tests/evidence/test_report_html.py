@@ -162,11 +162,26 @@ def test_index_lists_slices_in_playbook_order_with_links(campaign, capsys):
     assert "rolled-back" in dom and "PASS" in dom
 
 
-def test_report_command_renders_again_and_open_is_harmless_headless(campaign):
+def test_report_command_renders_again_and_opens_it(campaign):
     folder = iteration_dirs(campaign)[-1]
     (folder / "report.html").unlink()
-    result = cli(["report", folder.name, "--open"], campaign, env={"BROWSER": "", "DISPLAY": ""})
+    # BROWSER names the command webbrowser runs: `true` stands in for a browser that opened it.
+    result = cli(["report", folder.name, "--open", "--json"], campaign, env={"BROWSER": "true"})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(folder / "report.html") or \
-        Path(result.stdout.strip()).resolve() == (folder / "report.html").resolve()
+    doc = json.loads(result.stdout)
+    assert Path(doc["page"]).resolve() == (folder / "report.html").resolve() and doc["opened"]
     assert (folder / "report.html").is_file()
+    index = cli(["report"], campaign)
+    assert index.returncode == 0 and index.stdout.strip().endswith("index.html")
+
+
+def test_open_without_a_browser_says_so(monkeypatch, tmp_path):
+    import webbrowser
+
+    from reversal.commands.report import open_in_browser
+
+    def no_browser():
+        raise webbrowser.Error("could not locate runnable browser")
+
+    monkeypatch.setattr(webbrowser, "get", no_browser)
+    assert "no browser available" in open_in_browser(tmp_path / "report.html")
