@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("resume", "Continue an interrupted or waiting iteration."),
     "status": ("status", "Show an iteration's step, verdict so far and what it waits for."),
     "rollback": ("rollback", "Flip a slice's flag off, redeploy, verify inline, record it."),
+    "report": ("report", "Render an iteration's report.html or the campaign's index.html again."),
 }
 
 
@@ -64,16 +65,27 @@ def cli() -> None:
     advancing only when matched log windows show the failure signature dropped."""
 
 
+def _json_error(argv: list[str] | None, kind: str, message: str, code: int) -> None:
+    """With ``--json`` an error is a JSON document on stdout too, so a script reading stdout
+    always gets one document; the human message still goes to stderr."""
+    if "--json" in (sys.argv[1:] if argv is None else argv):
+        import json
+
+        click.echo(json.dumps({"error": {"kind": kind, "message": message, "exit_code": code}}))
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="reversal", standalone_mode=False)
     except ReversalError as exc:
+        _json_error(argv, type(exc).__name__, str(exc), exc.exit_code)
         click.echo(f"reversal: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("reversal: aborted.", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as exc:
+        _json_error(argv, "UsageError", exc.format_message(), exc.exit_code)
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:

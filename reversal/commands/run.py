@@ -41,6 +41,7 @@ def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
 def run(config_path: Path | None, slice_name: str, *, window: str | None, source: str, yes: bool,
         dry_run: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...], as_json: bool) -> int:
     from reversal.errors import InputError, StepFailed
+    from reversal.evidence.provenance import gather as gather_provenance
     from reversal.iteration.machine import drive, dumps, state_summary
     from reversal.iteration.session import (
         EXIT_BY_STATUS,
@@ -98,8 +99,10 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
                     iteration=folder.name, slice=slice_name, route=book.route, created_ms=now,
                     window_s=window_s, source=source, sandbox=sandbox,
                 )
+                state.facts["provenance"] = gather_provenance(session.config, session.clock)
                 store.save(state)
                 ui.say(f"iteration {state.iteration} started ({folder})")
+                ui.say(f"times are {state.facts['provenance']['clock']['label']}")
             else:
                 ui.say(f"resuming iteration {state.iteration} at step {state.step}")
             if not state.terminal:

@@ -14,7 +14,7 @@ from reversal.clock import Clock
 from reversal.config import Config
 from reversal.errors import InputError
 from reversal.playbooks import Playbook
-from reversal.ui import UI
+from reversal.ui import UI, LiveLine
 
 PROBE_TIMEOUT_S = 30.0
 QUEUE_SETTLE_S = 60.0  # simulated/real seconds between two queue snapshots
@@ -40,14 +40,20 @@ class LivePlatform:
         from reversal.platform.deploy import current_production
 
         found = current_production(self.client)
-        return {"id": found.id, "url": found.url, "name": found.name, "state": found.state}
+        return {"id": found.id, "url": found.url, "name": found.name, "state": found.state,
+                "meta": dict(found.meta)}  # git meta: the deployed commit, for provenance
 
     def capture(self, since_ms: int, until_ms: int, out: Path) -> dict[str, Any]:
         from reversal.platform.capture import capture_window
 
-        meta = capture_window(self.client, since_ms=since_ms, until_ms=until_ms,
-                              environment=self.config.environment, route=None, out=out,
-                              project_id=self.client.project_id, clock=self.clock)
+        line = LiveLine(self.ui, "capture", plain=False)  # no lines in logs, only on a terminal
+        try:
+            meta = capture_window(self.client, since_ms=since_ms, until_ms=until_ms,
+                                  environment=self.config.environment, route=None, out=out,
+                                  project_id=self.client.project_id, clock=self.clock,
+                                  on_rows=lambda n: line.update(f"{n} requests read so far"))
+        finally:
+            line.close()
         return {**meta.as_json(), "meta_file": meta.meta_path.name}
 
     def write_flag(self, key: str, value: str, allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from reversal.iteration.state import (
 from reversal.iteration.store import IterationStore
 from reversal.logs.signatures import Catalogue
 from reversal.playbooks import Playbook
-from reversal.ui import UI
+from reversal.ui import UI, LiveLine, duration_label
 
 ROLLBACK_WINDOW_S = 300.0
 INLINE_PROBE_ATTEMPTS = 5
@@ -177,8 +177,10 @@ def _deploy(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
     step, effect = ("deploy", "deploy:on") if on else ("rollback-deploy", "deploy:off")
     intent_id = f"{state.iteration}:{effect}"
 
+    line = LiveLine(ctx.ui, step)
+
     def on_state(deploy_state: str, elapsed: float) -> None:
-        ctx.ui.step(step, f"deployment {deploy_state} after {elapsed:.0f}s")
+        line.update(f"deployment {deploy_state} after {duration_label(ctx.clock, elapsed)}")
 
     done = journal_entry(state, effect)
     try:
@@ -200,6 +202,8 @@ def _deploy(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
                           getattr(exc, "record", None) or {"error": str(exc)})
         return fail(state, step, ctx.clock.now_ms(), f"deploy failed: {exc}",
                     rollback=on and ctx.playbook.on_fail == "rollback", artifacts=[path.name])
+    finally:
+        line.close()
     state = with_done(state, effect, ctx.clock.now_ms(), intent_id=intent_id,
                       deployment_id=record["id"])
     path = write_json(ctx.artifact(state, step, "deployment", "json"), record)
@@ -356,8 +360,12 @@ HANDLERS: dict[str, Callable[[Context, IterationState], IterationState]] = {
 
 def persist(ctx: Context, state: IterationState) -> None:
     """State first (the source of truth), then what is derived from it."""
+    from reversal.evidence.report import rollback_check_of
+
     ctx.store.save(state)
-    write_text(ctx.folder(state) / "timeline.md", render_timeline(state, ctx.playbook.flag))
+    folder = ctx.folder(state)
+    write_text(folder / "timeline.md", render_timeline(
+        state, ctx.playbook.flag, rollback_check_of(folder, state, ctx.playbook, ctx.catalogue)))
     ctx.store.write_manifest(state.iteration)
 
 
@@ -369,7 +377,7 @@ def drive(ctx: Context, state: IterationState) -> IterationState:
     back exactly, bad input) leaves the iteration at that step, recorded, for a resume to retry:
     nothing is rolled back on an error nobody has looked at.
     """
-    log = RunLog(ctx.folder(state) / "run.log", iteration=state.iteration, slice=state.slice)
+    log = RunLog(ctx.folder(state) / "run.log", ctx.clock, iteration=state.iteration, slice=state.slice)
     waiting_before = state.waiting if state.status == "waiting" else None
     try:
         if waiting_before is not None:
@@ -403,7 +411,16 @@ def drive(ctx: Context, state: IterationState) -> IterationState:
                 ctx.ui.step(step, last.message)
     finally:
         log.close()
+        _render_pages(ctx, state)
     return state
+
+
+def _render_pages(ctx: Context, state: IterationState) -> None:
+    """report.html and index.html once the loop stops (ended, waiting, or an error): they read
+    every log window, too slow to redo after each step; 'reversal report' renders them anytime."""
+    from reversal.evidence.report import write_pages
+
+    write_pages(ctx.folder(state), ctx.books, ctx.catalogue)
 
 
 def state_summary(state: IterationState, folder: Path) -> dict[str, Any]:

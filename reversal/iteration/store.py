@@ -23,7 +23,7 @@ from reversal.iteration.state import IterationState
 
 STATE = "state.json"
 MANIFEST = "manifest.json"
-UNHASHED = {MANIFEST, "run.log"}  # the manifest itself; the append-only structured log
+UNHASHED = {MANIFEST, "run.log", "report.html"}  # the manifest; the append-only log; derived page
 
 
 class IterationStore:

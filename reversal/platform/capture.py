@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from reversal.logs.request_logs import export_rows, timestamp_ms
 from reversal.platform.vercel import VercelClient
 
 SOURCE = "vercel-request-logs-api"
+PROGRESS_EVERY = 500  # requests between two progress calls
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,10 @@ def capture_window(
     out: Path,
     project_id: str,
     clock: Clock | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> CaptureMeta:
-    """Page the request-logs API over the window and write ``out`` + its meta file."""
+    """Page the request-logs API over the window and write ``out`` + its meta file;
+    ``on_rows`` hears the requests kept so far (progress), every ``PROGRESS_EVERY``."""
     clock = clock or SystemClock()
     route = normalize_path(route)[1] if route else None
     digest = hashlib.sha256()
@@ -115,6 +119,8 @@ def capture_window(
             if not _keep(row, since_ms, until_ms, route, seen, dropped):
                 continue
             requests += 1
+            if on_rows is not None and requests % PROGRESS_EVERY == 0:
+                on_rows(requests)
             if row.get("deploymentId"):
                 deployments.add(str(row["deploymentId"]))
             for flat in export_rows(row):

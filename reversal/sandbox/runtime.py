@@ -27,6 +27,9 @@ from reversal.sandbox.settings import SandboxInfo, SandboxSettings
 from reversal.sandbox.traffic import MINUTE_MS, TrafficThread, synthetic_requests
 
 PROJECT_NAME = "zrg-dashboard"
+# The git meta Vercel records on a deployment built from a push: the deployed commit.
+SANDBOX_GIT_META = {"githubCommitRef": "main", "githubCommitRepo": "zrg-dashboard",
+                    "githubCommitSha": "5f3c9e1a7b2d4c6e8f0a1b3c5d7e9f1a2b4c6d8e"}
 MAX_REAL_SLEEP_S = 0.3  # a real request to a slow inline route sleeps duration/factor, capped
 
 
@@ -144,7 +147,7 @@ class Sandbox:
         p.add_env("NEXT_PUBLIC_APP_URL", app_url, created, type_="plain")
         for name in sorted(FLAG_NAMES):
             p.add_env(name, "false", created)
-        p.create_deployment(created, target="production", meta={"githubCommitRef": "main"}, source="git",
+        p.create_deployment(created, target="production", meta=SANDBOX_GIT_META, source="git",
                             build_ms=0)
         p.deploy_error_pending = s.deploy_error  # the knob hits the first deployment made through the API
 

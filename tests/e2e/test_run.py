@@ -31,7 +31,7 @@ def test_response_timing_passes_with_the_full_evidence_packet(tmp_path):
     assert any(n.endswith(".meta.json") and n.startswith("baseline-") for n in names)
     assert verify_manifest(folder) == []
     manifest = json.loads((folder / "manifest.json").read_text())["sha256"]
-    assert set(manifest) == {n for n in names if n not in ("manifest.json", "run.log")}
+    assert set(manifest) == {n for n in names if n not in ("manifest.json", "run.log", "report.html")}
     log_lines = [json.loads(line) for line in (folder / "run.log").read_text().splitlines()]
     assert {line["step"] for line in log_lines if line["event"] == "step.end"} >= set(STEPS)
     timeline = (folder / "timeline.md").read_text()
