@@ -32,9 +32,14 @@ class LivePlatform:
 
     # -- Vercel ---------------------------------------------------------------------------
     def env_values(self, keys: list[str]) -> tuple[dict[str, str | None], set[str]]:
+        """``unreadable`` maps each sensitive key to its facts (type, targets, local copy)."""
+        from reversal.platform.envfile import local_copy
         from reversal.platform.flags import read_values
 
-        return read_values(self.client, keys, self.config.environment)
+        def local(key: str):
+            return local_copy(key, environ=self.config.environ, env_file=self.config.env_file)
+
+        return read_values(self.client, keys, self.config.environment, local)  # type: ignore[return-value]
 
     def production(self) -> dict[str, Any]:
         from reversal.platform.deploy import current_production
@@ -55,7 +60,8 @@ class LivePlatform:
 
         written = write_flag(self.client, key=key, value=value, allowed=allowed,
                              target=self.config.environment)
-        return {"changed": written.changed, "previous": written.previous,
+        record = {k: v for k, v in written.as_json().items() if k != "key"}  # key: the machine's
+        return {**record, "changed": written.changed, "previous": written.previous,
                 "length": written.read_back.length, "whitespace": written.read_back.whitespace}
 
     def find_deployment(self, intent_id: str) -> dict[str, Any] | None:

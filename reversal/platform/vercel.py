@@ -449,10 +449,18 @@ class VercelClient:
             raise VercelError(f"Vercel env create {key}: the response names no created variable.")
         return parse_env(created, decrypted=False)
 
-    def edit_env(self, env_id: str, value: str) -> EnvVar:
-        body = self._send("PATCH", self._api(f"/v9/projects/{self.project_id}/env/{env_id}"),
-                          f"env edit {env_id}", body={"value": value})
-        return parse_env(body, decrypted=False)
+    def edit_env(self, env_id: str, value: str | None = None, *,
+                 target: tuple[str, ...] | None = None) -> EnvVar:
+        """PATCH only what is given: a value, or the targets (detaching production from a
+        shared record sends ``target`` alone, so the value of a sensitive var is untouched)."""
+        body: dict[str, Any] = {}
+        if value is not None:
+            body["value"] = value
+        if target is not None:
+            body["target"] = list(target)
+        reply = self._send("PATCH", self._api(f"/v9/projects/{self.project_id}/env/{env_id}"),
+                           f"env edit {env_id}", body=body)
+        return parse_env(reply, decrypted=False)
 
     # -- deployments -------------------------------------------------------------------------
 

@@ -75,6 +75,7 @@ class FakeVercel:
     deploy_states: tuple[str, ...] = ("QUEUED", "BUILDING", "READY")
     log_rows: list[dict[str, Any]] = field(default_factory=list)
     page_size: int = 50
+    enforce_sensitive: bool = False  # the team enforces sensitive: new vars become sensitive
     requests: list[httpx.Request] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _polls: dict[str, int] = field(default_factory=dict)
@@ -111,8 +112,9 @@ class FakeVercel:
                                     "readyState": state, "target": target, "meta": meta or {}}
         return dep_id
 
-    def value(self, key: str) -> str | None:
-        return next((e["value"] for e in self.envs.values() if e["key"] == key), None)
+    def value(self, key: str, target: str = "production") -> str | None:
+        return next((e["value"] for e in self.envs.values() if e["key"] == key and target in e["target"]),
+                    None)
 
     # -- handlers ------------------------------------------------------------------------------
 
@@ -124,7 +126,8 @@ class FakeVercel:
     def _list_env(self, request: httpx.Request) -> httpx.Response:
         self._seen(request)
         decrypt = request.url.params.get("decrypt") == "true"
-        envs = [{**e, "value": e["value"] if decrypt else "enc:blob", "decrypted": decrypt}
+        envs = [{**self._view(e), **({"value": e["value"] if decrypt else "enc:blob"}
+                                      if e["type"] != "sensitive" else {}), "decrypted": decrypt}
                 for e in self.envs.values()]
         return httpx.Response(200, json={"envs": envs})
 
@@ -132,25 +135,38 @@ class FakeVercel:
         self._seen(request)
         if env_id not in self.envs:
             return error(404, "not_found", f"Could not find the env: {env_id}")
-        return httpx.Response(200, json={**self.envs[env_id], "decrypted": True})
+        return httpx.Response(200, json={**self._view(self.envs[env_id]),
+                                         "decrypted": self.envs[env_id]["type"] != "sensitive"})
 
     def _create_env(self, request: httpx.Request) -> httpx.Response:
         self._seen(request)
         assert request.url.params.get("upsert") == "true"
         body = json.loads(request.content)
-        existing = next((e for e in self.envs.values() if e["key"] == body["key"]), None)
+        existing = next((e for e in self.envs.values() if e["key"] == body["key"]
+                         and set(e["target"]) & set(body["target"])), None)
+        kind = "sensitive" if self.enforce_sensitive else body["type"]
         if existing:
             existing["value"] = body["value"]
             created = existing
         else:
-            created = self.envs[self.add_env(body["key"], body["value"], tuple(body["target"]),
-                                             body["type"])]
-        return httpx.Response(201, json={"created": {**created, "value": "enc:blob"}, "failed": []})
+            created = self.envs[self.add_env(body["key"], body["value"], tuple(body["target"]), kind)]
+        return httpx.Response(201, json={"created": {**self._view(created), "value": "enc:blob"},
+                                         "failed": []})
 
     def _edit_env(self, request: httpx.Request, env_id: str) -> httpx.Response:
         self._seen(request)
-        self.envs[env_id]["value"] = json.loads(request.content)["value"]
-        return httpx.Response(200, json={**self.envs[env_id], "value": "enc:blob", "decrypted": False})
+        body = json.loads(request.content)
+        if "target" in body:
+            self.envs[env_id]["target"] = list(body["target"])
+        if "value" in body:
+            self.envs[env_id]["value"] = body["value"]
+        return httpx.Response(200, json={**self._view(self.envs[env_id]), "value": "enc:blob",
+                                         "decrypted": False})
+
+    @staticmethod
+    def _view(env: dict[str, Any]) -> dict[str, Any]:
+        """A sensitive value is never returned, decrypted or not (CLI 51.8+ default)."""
+        return {k: v for k, v in env.items() if not (k == "value" and env["type"] == "sensitive")}
 
     def _list_deployments(self, request: httpx.Request) -> httpx.Response:
         self._seen(request)
