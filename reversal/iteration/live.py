@@ -42,10 +42,11 @@ class LivePlatform:
         return read_values(self.client, keys, self.config.environment, local)  # type: ignore[return-value]
 
     def production(self) -> dict[str, Any]:
-        from reversal.platform.deploy import current_production
+        from reversal.platform.deploy import find_production
 
-        found = current_production(self.client)
-        return {"id": found.id, "url": found.url, "name": found.name, "state": found.state}
+        found, how = find_production(self.client)
+        return {"id": found.id, "url": found.url, "name": found.name, "state": found.state,
+                "readySubstate": found.ready_substate, "foundBy": how}
 
     def capture(self, since_ms: int, until_ms: int, out: Path) -> dict[str, Any]:
         from reversal.platform.capture import capture_window

@@ -29,7 +29,7 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHALLENGE_CODES = frozenset({"challenge_required", "challenge_required_email_otp", "user_auth_required"})
 """403 codes asking for an interactive step-up login (CLI ``util/env/challenge-recovery.ts``):
 the token is valid, but an access token cannot answer the challenge."""
-TERMINAL_STATES = frozenset({"READY", "ERROR", "CANCELED", "DELETED"})
+TERMINAL_STATES = frozenset({"READY", "ERROR", "CANCELED", "DELETED", "BLOCKED"})
 INTENT_META_KEY = "reversalIntent"
 _MAX_LOG_PAGES = 100_000  # a server that never says hasMoreRows=false must not loop forever
 
@@ -92,6 +92,8 @@ class Deployment:
     created_ms: int | None
     ready_ms: int | None
     meta: Mapping[str, str]
+    ready_substate: str | None = None  # STAGED / ROLLING / PROMOTED (has seen production traffic)
+    state_reason: str | None = None  # readyStateReason, e.g. why it is BLOCKED
 
 
 def parse_env(raw: Mapping[str, Any], *, decrypted: bool) -> EnvVar:
@@ -125,6 +127,8 @@ def parse_deployment(raw: Mapping[str, Any]) -> Deployment:
         created_ms=_ms(raw.get("createdAt", raw.get("created"))),
         ready_ms=_ms(raw.get("ready")),
         meta={str(k): str(v) for k, v in meta.items()} if isinstance(meta, Mapping) else {},
+        ready_substate=str(raw["readySubstate"]) if raw.get("readySubstate") else None,
+        state_reason=str(raw["readyStateReason"]) if raw.get("readyStateReason") else None,
     )
 
 
@@ -482,6 +486,27 @@ class VercelClient:
         if meta:
             found = [d for d in found if all(d.meta.get(k) == v for k, v in meta.items())]
         return sorted(found, key=lambda d: d.created_ms or 0, reverse=True)
+
+    def production_deployment_id(self) -> str | None:
+        """The deployment serving production, as Vercel defines it: the project's
+        ``targets.production`` (getProject, ``GET /v9/projects/{id}``), else what the CLI asks
+        (``GET /projects/{id}/production-deployment``, undocumented; ``vercel logs``). None when
+        neither endpoint knows (404): the caller falls back to the deployments list."""
+        for path, what in ((f"/v9/projects/{self.project_id}", "project get"),
+                           (f"/projects/{self.project_id}/production-deployment", "production deployment")):
+            try:
+                body = self._send("GET", self._api(path), what)
+            except VercelError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            if not isinstance(body, Mapping):
+                continue
+            found = ((body.get("targets") or {}).get("production") if "targets" in body
+                     else body.get("deployment"))
+            if isinstance(found, Mapping) and found.get("id"):
+                return str(found["id"])
+        return None
 
     def get_deployment(self, id_or_url: str) -> Deployment:
         return parse_deployment(

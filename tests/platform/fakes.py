@@ -76,6 +76,9 @@ class FakeVercel:
     log_rows: list[dict[str, Any]] = field(default_factory=list)
     page_size: int = 50
     enforce_sensitive: bool = False  # the team enforces sensitive: new vars become sensitive
+    production_id: str | None = None  # the project's production deployment (targets.production)
+    project_endpoint: str = "v9"  # which names it: "v9" getProject, "cli" production-deployment, "none"
+    new_substate: str | None = "PROMOTED"  # readySubstate a new deployment gets once READY
     requests: list[httpx.Request] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _polls: dict[str, int] = field(default_factory=dict)
@@ -93,6 +96,8 @@ class FakeVercel:
             side_effect=self._get_deployment)
         r.post(f"{API}/v13/deployments", name="create_deployment").mock(side_effect=self._create_deployment)
         r.get(f"{LOGS}/api/logs/request-logs", name="request_logs").mock(side_effect=self._request_logs)
+        r.get(f"{API}/v9/projects/{PROJECT}").mock(side_effect=self._get_project)
+        r.get(f"{API}/projects/{PROJECT}/production-deployment").mock(side_effect=self._production)
 
     # -- seeding -------------------------------------------------------------------------------
 
@@ -104,12 +109,17 @@ class FakeVercel:
         return env_id
 
     def add_deployment(self, state: str = "READY", created: int = 1_771_000_000_000,
-                       target: str | None = "production", meta: dict | None = None) -> str:
+                       target: str | None = "production", meta: dict | None = None,
+                       substate: str | None = None, live: bool = False) -> str:
+        """``live``: the project's production deployment (as after a promote or a rollback)."""
         dep_id = f"dpl_{next(self._ids)}"
         self.deployments[dep_id] = {"uid": dep_id, "id": dep_id, "name": "zrg-dashboard",
                                     "url": f"zrg-{dep_id}.vercel.app", "created": created,
                                     "createdAt": created, "ready": created + 60_000, "state": state,
-                                    "readyState": state, "target": target, "meta": meta or {}}
+                                    "readyState": state, "target": target, "meta": meta or {},
+                                    "readySubstate": substate}
+        if live:
+            self.production_id = dep_id
         return dep_id
 
     def value(self, key: str, target: str = "production") -> str | None:
@@ -189,6 +199,10 @@ class FakeVercel:
             step = min(self._polls[dep_id], len(self.deploy_states) - 1)
             d["state"] = d["readyState"] = self.deploy_states[step]
             self._polls[dep_id] += 1
+            if d["state"] == "READY" and d["readySubstate"] is None:
+                d["readySubstate"] = self.new_substate
+                if self.new_substate == "PROMOTED":
+                    self.production_id = dep_id
         body = {k: v for k, v in d.items() if k not in ("uid", "state", "created")}
         body["ready"] = d["ready"] if d["readyState"] == "READY" else None
         return httpx.Response(200, json=body)
@@ -203,6 +217,20 @@ class FakeVercel:
         self._polls[dep_id] = 0
         d = self.deployments[dep_id]
         return httpx.Response(200, json={k: v for k, v in d.items() if k not in ("uid", "state")})
+
+    def _get_project(self, request: httpx.Request) -> httpx.Response:
+        self._seen(request)
+        if self.project_endpoint != "v9":
+            return error(404, "not_found", "Project not found")
+        targets = {"production": {"id": self.production_id}} if self.production_id else {}
+        return httpx.Response(200, json={"id": PROJECT, "name": "zrg-dashboard", "targets": targets})
+
+    def _production(self, request: httpx.Request) -> httpx.Response:
+        self._seen(request)
+        if self.project_endpoint != "cli" or not self.production_id:
+            return error(404, "not_found", "No production deployment")
+        d = self.deployments[self.production_id]
+        return httpx.Response(200, json={"deployment": {"id": d["id"], "url": d["url"]}})
 
     def _request_logs(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
