@@ -48,12 +48,14 @@ class LivePlatform:
         return {"id": found.id, "url": found.url, "name": found.name, "state": found.state,
                 "readySubstate": found.ready_substate, "foundBy": how}
 
-    def capture(self, since_ms: int, until_ms: int, out: Path) -> dict[str, Any]:
-        from reversal.platform.capture import capture_window
+    def capture(self, since_ms: int, until_ms: int, out: Path, *, source: str = "api",
+                source_file: Path | None = None) -> dict[str, Any]:
+        """``source``: api | export | drain (a file), chosen per iteration and per resume."""
+        from reversal.platform.capture import capture
 
-        meta = capture_window(self.client, since_ms=since_ms, until_ms=until_ms,
-                              environment=self.config.environment, route=None, out=out,
-                              project_id=self.client.project_id, clock=self.clock)
+        meta = capture(self.client if source == "api" else None, source=source, source_file=source_file,
+                       since_ms=since_ms, until_ms=until_ms, environment=self.config.environment,
+                       route=None, out=out, project_id=self.config.project_id or "", clock=self.clock)
         return {**meta.as_json(), "meta_file": meta.meta_path.name}
 
     def write_flag(self, key: str, value: str, allowed: tuple[str, ...]) -> dict[str, Any]:
