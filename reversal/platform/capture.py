@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,39 @@ def _keep(row: dict[str, Any], since_ms: int, until_ms: int, route: str | None,
     return True
 
 
+def _write_export(out: Path, rows: Iterable[Mapping[str, Any]]) -> tuple[int, str]:
+    """Stream ``rows`` as one JSON array into ``out`` (atomically): (row count, sha256)."""
+    digest = hashlib.sha256()
+    count = 0
+    with atomic_writer(out) as handle:
+
+        def emit(chunk: str) -> None:
+            data = chunk.encode("utf-8")
+            digest.update(data)
+            handle.write(data)
+
+        emit("[")
+        for row in rows:
+            emit(("\n" if count == 0 else ",\n") + json.dumps(row, ensure_ascii=False))
+            count += 1
+        emit("\n]\n")
+    return count, digest.hexdigest()
+
+
+def _finish(out: Path, *, since_ms: int, until_ms: int, environment: str, route: str | None,
+            project_id: str, clock: Clock | None, written: tuple[int, str], deployments: set[str],
+            requests: int, dropped: dict[str, int], **source: Any) -> CaptureMeta:
+    """The meta of a written window, saved beside it."""
+    meta = CaptureMeta(
+        path=out, meta_path=meta_path_for(out), since_ms=since_ms, until_ms=until_ms,
+        environment=environment, route=route, project_id=project_id,
+        deployment_ids=tuple(sorted(deployments)), rows=written[0], requests=requests,
+        dropped=dropped, sha256=written[1], captured_at_ms=(clock or SystemClock()).now_ms(), **source,
+    )
+    write_json(meta.meta_path, meta.as_json())
+    return meta
+
+
 def capture_window(
     client: VercelClient,
     *,
@@ -134,46 +168,31 @@ def capture_window(
     clock: Clock | None = None,
 ) -> CaptureMeta:
     """Page the request-logs API over the window and write ``out`` + its meta file."""
-    clock = clock or SystemClock()
     route = normalize_path(route)[1] if route else None
-    digest = hashlib.sha256()
     dropped = {"no_timestamp": 0, "outside_window": 0, "duplicate_request": 0}
     seen: set[str] = set()
     deployments: set[str] = set()
-    rows = requests = 0
-    with atomic_writer(out) as handle:
+    requests = [0]  # rows kept (a request without an id is counted too)
 
-        def emit(chunk: str) -> None:
-            data = chunk.encode("utf-8")
-            digest.update(data)
-            handle.write(data)
-
-        emit("[")
+    def rows() -> Iterator[dict[str, Any]]:
         try:
             for row in client.iter_request_logs(since_ms=since_ms, until_ms=until_ms,
                                                 environment=environment):
-                if not _keep(row, since_ms, until_ms, route, seen, dropped):
-                    continue
-                requests += 1
-                if row.get("deploymentId"):
-                    deployments.add(str(row["deploymentId"]))
-                for flat in export_rows(row):
-                    emit(("\n" if rows == 0 else ",\n") + json.dumps(flat, ensure_ascii=False))
-                    rows += 1
+                if _keep(row, since_ms, until_ms, route, seen, dropped):
+                    requests[0] += 1
+                    if row.get("deploymentId"):
+                        deployments.add(str(row["deploymentId"]))
+                    yield from export_rows(row)
         except VercelError as exc:
             if exc.status in REFUSED:
                 raise RequestLogsRefused(
                     refused_message(exc.status, exc.code, since_ms, until_ms, str(exc))) from None
             raise
-        emit("\n]\n")
-    meta = CaptureMeta(
-        path=out, meta_path=meta_path_for(out), since_ms=since_ms, until_ms=until_ms,
-        environment=environment, route=route, project_id=project_id,
-        deployment_ids=tuple(sorted(deployments)), rows=rows, requests=requests, dropped=dropped,
-        sha256=digest.hexdigest(), captured_at_ms=clock.now_ms(),
-    )
-    write_json(meta.meta_path, meta.as_json())
-    return meta
+
+    written = _write_export(out, rows())
+    return _finish(out, since_ms=since_ms, until_ms=until_ms, environment=environment, route=route,
+                   project_id=project_id, clock=clock, written=written, deployments=deployments,
+                   requests=requests[0], dropped=dropped)
 
 
 def _export_row(record: LogRecord) -> dict[str, Any]:
@@ -214,46 +233,29 @@ def capture_file(
 
     if source not in ("export", "drain"):
         raise InputError(f"--source {source}: a file is read only for --source export or drain.")
-    clock = clock or SystemClock()
     route = normalize_path(route)[1] if route else None
-    digest = hashlib.sha256()
     dropped = {"no_timestamp": 0, "outside_window": 0, "duplicate_request": 0, "other_environment": 0}
     deployments: set[str] = set()
     request_ids: set[str] = set()
-    rows = 0
-    with atomic_writer(out) as handle:
 
-        def emit(chunk: str) -> None:
-            data = chunk.encode("utf-8")
-            digest.update(data)
-            handle.write(data)
-
-        emit("[")
+    def rows() -> Iterator[dict[str, Any]]:
         for record in read_records(source_file):
             if not since_ms <= record.ts_ms <= until_ms:
                 dropped["outside_window"] += 1
-                continue
-            if record.environment and record.environment != environment:
+            elif record.environment and record.environment != environment:
                 dropped["other_environment"] += 1
-                continue
-            if route is not None and record.route != route:
-                continue
-            if record.deployment_id:
-                deployments.add(record.deployment_id)
-            if record.request_id:
-                request_ids.add(record.request_id)
-            emit(("\n" if rows == 0 else ",\n") + json.dumps(_export_row(record), ensure_ascii=False))
-            rows += 1
-        emit("\n]\n")
-    meta = CaptureMeta(
-        path=out, meta_path=meta_path_for(out), since_ms=since_ms, until_ms=until_ms,
-        environment=environment, route=route, project_id=project_id,
-        deployment_ids=tuple(sorted(deployments)), rows=rows, requests=len(request_ids),
-        dropped=dropped, sha256=digest.hexdigest(), captured_at_ms=clock.now_ms(),
-        source=SOURCES[source], input_file=source_file.name,
-    )
-    write_json(meta.meta_path, meta.as_json())
-    return meta
+            elif route is None or record.route == route:
+                if record.deployment_id:
+                    deployments.add(record.deployment_id)
+                if record.request_id:
+                    request_ids.add(record.request_id)
+                yield _export_row(record)
+
+    written = _write_export(out, rows())
+    return _finish(out, since_ms=since_ms, until_ms=until_ms, environment=environment, route=route,
+                   project_id=project_id, clock=clock, written=written, deployments=deployments,
+                   requests=len(request_ids), dropped=dropped, source=SOURCES[source],
+                   input_file=source_file.name)
 
 
 def capture(
