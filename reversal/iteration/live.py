@@ -155,8 +155,11 @@ class LivePlatform:
         signing_key = self.config.secret("INNGEST_SIGNING_KEY")
         if signing_key and spec.function:
             snapshot["inngest"] = self._inngest(signing_key, problems)
+        inngest = snapshot.get("inngest") or {}
+        seen = ("Inngest function failures not visible here (this Inngest API hides internal events)"
+                if inngest.get("failedEventsVisible") is False else "no Invalid signature failures")
         summary = ("Durable run SUCCEEDED in the ledger" if "run" in snapshot
-                   else f"{spec.queue or 'ledger'} healthy") + "; no Invalid signature failures."
+                   else f"{spec.queue or 'ledger'} healthy") + f"; {seen}."
         return {"ok": not problems, "problems": problems, "snapshot": snapshot, "summary": summary}
 
     def _inngest(self, signing_key: str, problems: list[str]) -> dict[str, Any]:
