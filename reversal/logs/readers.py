@@ -138,8 +138,28 @@ class DrainRow(msgspec.Struct, rename="camel", gc=False):
     proxy: _Proxy | None = None
 
 
+class _Event(msgspec.Struct, gc=False):
+    source: str | None = ""
+
+
+class RequestLogRow(msgspec.Struct, rename="camel", gc=False):
+    """A row of the request-logs API (CLI ``util/logs-v2.ts`` ``ApiLogEntry``): one request."""
+
+    timestamp: str | int | float | None = None
+    request_path: str | None = "/"
+    request_id: str | None = ""
+    status_code: int | None = None
+    domain: str | None = ""
+    request_method: str | None = ""
+    deployment_id: str | None = ""
+    environment: str | None = ""
+    logs: list[_LogLine] | None = None
+    events: list[_Event] | None = None
+    duration_ms: int | float | None = None
+
+
 class _Page(msgspec.Struct, rename="camel"):
-    rows: list[dict]
+    rows: list[RequestLogRow]
     has_more_rows: bool | None = None
 
 
@@ -535,19 +555,32 @@ def _export_records(path: Path, chunk_bytes: int) -> Iterator[LogRecord]:
 
 
 def _page_records(path: Path, page: _Page, where: str) -> Iterator[LogRecord]:
-    from reversal.logs.request_logs import export_rows
+    """One record per log line of each request, as ``request_logs.export_rows`` flattens it for
+    a capture (so a page and its capture read the same); status <= 0 or missing = blank."""
+    from reversal.logs.request_logs import SOURCE_TYPES, timestamp_ms
 
-    for index, raw in enumerate(page.rows):
-        try:
-            flat = export_rows(raw)
-            rows = [msgspec.convert(item, ExportRow) for item in flat]
-        except (ValueError, TypeError, AttributeError, msgspec.ValidationError) as exc:
+    for index, row in enumerate(page.rows):
+        ts = timestamp_ms(row.timestamp)
+        if ts is None:
             raise InputError(
-                f"{path}: {where}, row {index + 1}: {exc}; expected a request-logs row with "
-                "timestamp, requestPath, statusCode and logs."
-            ) from None
-        for row in rows:
-            yield _export_record(row)
+                f"{path}: {where}, row {index + 1}: request-logs row has no parseable 'timestamp'; "
+                "expected a request-logs row with timestamp, requestPath, statusCode and logs."
+            )
+        domain = row.domain or ""
+        host, route = normalize_path(row.request_path or "/")
+        source = (row.events[0].source or "") if row.events else ""
+        status = row.status_code
+        base = dict(
+            ts_ms=ts, route=route, status=status if status is not None and status > 0 else None,
+            request_id=row.request_id or "", host=domain or host, method=row.request_method or "",
+            deployment_id=row.deployment_id or "", duration_ms=_duration(row.duration_ms),
+            source=SOURCE_TYPES.get(source, source), environment=row.environment or "",
+        )
+        if not row.logs:
+            yield LogRecord(**base)
+        else:
+            for line in row.logs:
+                yield LogRecord(message=line.message or "", level=line.level or "", **base)
 
 
 def _request_log_records(path: Path, max_line: int) -> Iterator[LogRecord]:
@@ -577,6 +610,13 @@ def _request_log_records(path: Path, max_line: int) -> Iterator[LogRecord]:
                 "expected {\"rows\": [...], \"hasMoreRows\": ...} per line."
             ) from None
         yield from _page_records(path, page, f"line {number}")
+
+
+def limits(path: Path) -> tuple[str, ...]:
+    """What the file's format cannot count (``model.FORMAT_LIMITS``), for a command to print."""
+    from reversal.logs.model import FORMAT_LIMITS
+
+    return FORMAT_LIMITS.get(detect_format(path), ())
 
 
 def read_records(path: Path, *, chunk_bytes: int = CHUNK_BYTES,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 # request-logs `events[].source` -> dashboard export `type`
-_TYPES = {"serverless": "function", "edge-function": "function", "edge-middleware": "middleware",
+SOURCE_TYPES = {"serverless": "function", "edge-function": "function", "edge-middleware": "middleware",
           "static": "static", "request": "function"}
 
 
@@ -59,7 +59,7 @@ def export_rows(row: Mapping[str, Any]) -> list[dict[str, Any]]:
         "deploymentDomain": domain,
         "deploymentId": row.get("deploymentId") or "",
         "traceId": row.get("traceId") or "",
-        "type": _TYPES.get(source, source),
+        "type": SOURCE_TYPES.get(source, source),
         "durationMs": duration if isinstance(duration, int | float) and not isinstance(duration, bool)
         else "",
     }

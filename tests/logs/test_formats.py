@@ -17,7 +17,7 @@ import pytest
 from reversal.logs.attribution import attribute_files
 from reversal.logs.compare import Span, compare
 from reversal.logs.model import FORMAT_LIMITS, NO_RESPONSE
-from reversal.logs.readers import detect_format, read_records
+from reversal.logs.readers import detect_format, limits, read_records
 from reversal.logs.signatures import build_catalogue
 
 HOST = "zrg-dashboard.vercel.app"
@@ -192,10 +192,11 @@ def test_attribute_counts_match_the_export(tmp_path, fmt):
     assert _route_counts(got, carries, carries) == _route_counts(expected, carries, carries)
     if carries:
         assert got.requests == expected.requests == len(BASE)
+        assert limits(files[fmt]) == ()
     else:  # what runtime lines cannot count is absent, and said so
         assert got.requests == 0 and all(r.rows_without_request_id == r.rows for r in got.routes)
         assert {r.status for r in read_records(files[fmt])} == {NO_RESPONSE}
-        assert any("request id" in note for note in FORMAT_LIMITS[fmt])
+        assert any("request id" in note for note in FORMAT_LIMITS[fmt]) and limits(files[fmt])
 
 
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "export"])
