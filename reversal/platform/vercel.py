@@ -411,10 +411,11 @@ class VercelClient:
         return parse_env(body, decrypted=True)
 
     def find_env(self, key: str, target: str = "production", *, decrypt: bool = True) -> EnvVar | None:
-        """The var ``key`` that applies to ``target`` (decrypted by default), or None."""
+        """The var ``key`` that applies to ``target`` (decrypted by default), or None. A sensitive
+        var is returned as listed: it cannot be decrypted, and asking may only draw a challenge."""
         for env in self.list_env():
             if env.key == key and target in env.target:
-                return self.get_env(env.id) if decrypt else env
+                return self.get_env(env.id) if decrypt and env.type != "sensitive" else env
         return None
 
     def create_env(

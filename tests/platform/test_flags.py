@@ -164,3 +164,11 @@ def test_preview_changed_during_the_write_stops_the_step(fake):
     fake.router.routes["edit_env"].side_effect = edit_both
     with pytest.raises(StepFailed, match=rf"the preview record {preview} changed"):
         write_flag(make_client(), key="F", value="true", allowed=ALLOWED)
+
+
+def test_a_sensitive_flag_is_never_asked_for_its_decrypted_value(fake):
+    env_id = fake.add_env("F", "false", type="sensitive")
+    read = read_flag(make_client(), "F")
+    write_flag(make_client(), key="F", value="true", allowed=ALLOWED)
+    assert read.present and read.value is None
+    assert not [r for r in fake.requests if r.method == "GET" and r.url.path.endswith(f"/env/{env_id}")]
