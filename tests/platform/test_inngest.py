@@ -215,3 +215,20 @@ def test_parse_failure_tolerates_missing_fields():
     assert failure.id == "x" and failure.function_id == "<unknown>"
     assert failure.ts == 1771393200000
     assert failure.error_message == "" and not failure.invalid_signature
+
+
+def test_inngest_command_says_not_visible_and_exits_3_on_an_open_source_server(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from reversal.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    env = {"INNGEST_SIGNING_KEY": KEY, "REVERSAL_INNGEST_API": "http://127.0.0.1:8288", "NO_COLOR": "1"}
+    with respx.mock(base_url="http://127.0.0.1:8288") as mock:
+        mock.get("/v1/events").mock(side_effect=OssInngest([_ulid_event(n, FAILED_EVENT) for n in range(3)]))
+        result = CliRunner().invoke(cli, ["durable", "inngest", "--since", "30m"], env=env,
+                                    standalone_mode=False)
+    assert result.exception is None, result.output
+    assert result.return_value == 3
+    assert "not visible here" in result.output and "NOT VISIBLE" in result.output
+    assert "OK" not in result.output.replace("NOT VISIBLE", "")
