@@ -58,11 +58,15 @@ class LivePlatform:
                        route=None, out=out, project_id=self.config.project_id or "", clock=self.clock)
         return {**meta.as_json(), "meta_file": meta.meta_path.name}
 
-    def write_flag(self, key: str, value: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    def write_flag(self, key: str, value: str, allowed: tuple[str, ...],
+                   on_step: Callable[[str, Any], None] | None = None) -> dict[str, Any]:
+        """``on_step(event, step)`` journals each step of a shared-record split (intent/done);
+        re-running after a crash resumes it (each step checks the world first)."""
         from reversal.platform.flags import write_flag
 
         written = write_flag(self.client, key=key, value=value, allowed=allowed,
-                             target=self.config.environment)
+                             target=self.config.environment,
+                             **({"on_step": on_step} if on_step is not None else {}))
         record = {k: v for k, v in written.as_json().items() if k != "key"}  # key: the machine's
         return {**record, "changed": written.changed, "previous": written.previous,
                 "length": written.read_back.length, "whitespace": written.read_back.whitespace}

@@ -515,6 +515,10 @@ def _json_lines(path: Path, max_line: int, decoder: msgspec.json.Decoder, opens:
             yield decoder.decode(stripped)
         except msgspec.ValidationError as exc:
             _, reason = _validation_detail(exc, requires)
+            raw = msgspec.json.decode(stripped)
+            if isinstance(raw, dict) and raw.get("type") == "deployment_error":
+                reason = (f"`vercel logs` reported a deployment error instead of logs: "
+                          f"{str(raw.get('message') or '')[:300]}")
             raise InputError(f"{path}: line {number} (byte offset {offset}): {reason}.") from None
         except msgspec.DecodeError as exc:
             raise InputError(

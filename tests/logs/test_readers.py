@@ -133,6 +133,10 @@ def test_export_range_reads_only_its_rows(tmp_path):
                                                r"requestPath"),
         (b'{"timestampInMs":1,"level":"info"}\n', r"line 1 \(byte offset 0\): Object missing required "
                                                  r"field `requestPath`"),
+        (b'{"type":"deployment_error","message":"Logs are unavailable because deployment dpl_1 never '
+         b'reached READY and ended in ERROR."}\n',
+         r"line 1 \(byte offset 0\): `vercel logs` reported a deployment error instead of logs: Logs are "
+         r"unavailable because deployment dpl_1 never reached READY"),
         (b'[{"timestamp":"soon","path":"/a"}]',
          r"row 1 of the array: field 'timestamp' must be an integer epoch-milliseconds timestamp"),
         (b'{"timestamp":1,"path":"/a","statusCode":"x"}\n',
