@@ -10,8 +10,9 @@ The API is read as it really answers (docs/platform-api.md §6.1):
 * the open-source server (Dev Server, self-hosted) caps ``limit`` at 51 (``cqrs.MaxEvents``)
   and answers ``{data, metadata}`` with no cursor; its cursor is the ULID ``internal_id`` of the
   last event read (``internal_id < cursor``). Inngest Cloud returns a cursor. Either way pages
-  are read until the window is covered (an empty page, or events older than its start), never
-  stopped by a short page, and a capped limit is reported.
+  are read until the window is covered: an empty page, events older than its start, or, without
+  a cursor, a page shorter than min(limit, 51) — a page of 51 when 100 were asked is the cap,
+  not the end, and is reported.
 * the open-source server hides internal ``inngest/*`` events from ``/v1/events`` (the REST
   handler never sets ``IncludeInternalEvents``), so ``inngest/function.failed`` cannot be seen
   there. Where the API cannot show them, the report says "not visible here", never "no failures".
@@ -164,16 +165,17 @@ class InngestFailures:
         }
 
 
-def _next_cursor(body: Mapping[str, Any], data: list[Mapping[str, Any]]) -> str | None:
-    """The server's cursor (top level or in ``metadata``), else the ULID ``internal_id`` of the
-    last (oldest) event, which the open-source server pages by; None when neither exists."""
+def _server_cursor(body: Mapping[str, Any]) -> str | None:
+    """The cursor sits at the top level in one variant of the response, in ``metadata`` in another."""
     cursor = body.get("cursor")
     if not cursor and isinstance(body.get("metadata"), Mapping):
         cursor = body["metadata"].get("cursor")
-    if isinstance(cursor, str) and cursor:
-        return cursor
-    last = data[-1].get("internal_id") if data else None
-    return last if isinstance(last, str) and _ULID.fullmatch(last) else None
+    return cursor if isinstance(cursor, str) and cursor else None
+
+
+def _ulid_of(event: Mapping[str, Any]) -> str | None:
+    value = event.get("internal_id")
+    return value if isinstance(value, str) and _ULID.fullmatch(value) else None
 
 
 class InngestClient:
@@ -254,24 +256,21 @@ class InngestClient:
 
     def events(self, name: str, since_ms: int, until_ms: int | None = None) -> Iterator[dict[str, Any]]:
         """Events named ``name`` received in the window, newest first, across all pages, until
-        the window is covered: an empty page, or a page reaching back before ``since_ms``. A
-        short page does not end it (the open-source server caps ``limit`` at 51)."""
+        the window is covered: an empty page, a page reaching back before ``since_ms``, no further
+        cursor, or (no cursor) a page shorter than min(limit, 51), the open-source server's cap."""
         params: dict[str, Any] = {"name": name, "received_after": _rfc3339(since_ms),
                                   "limit": self._page_limit}
         if until_ms is not None:
             params["received_before"] = _rfc3339(until_ms)
         seen_cursors: set[str] = set()
         seen_ids: set[str] = set()
-        self.complete, self.server_limit, short = True, None, None
+        self.complete, self.server_limit = True, None
         for page in range(1, MAX_PAGES + 1):
             body = self._get(params)
             data = [e for e in body.get("data") or [] if isinstance(e, Mapping)]
             self.pages = page
             if not data:
                 return
-            if short is not None:  # a short page was followed by more: the server caps the limit
-                self.server_limit = short
-            short = len(data) if len(data) < self._page_limit else None
             for event in data:
                 key = str(event.get("internal_id") or event.get("id") or "")
                 if key and key in seen_ids:
@@ -281,10 +280,18 @@ class InngestClient:
             oldest = _received_ms(data[-1])
             if oldest is not None and oldest < since_ms:
                 return
-            cursor = _next_cursor(body, data)
+            cursor = _server_cursor(body)
             if cursor is None:
-                self.complete = short is not None  # a short page without a cursor: nothing more
-                return
+                # No cursor: the open-source server, whose pages hold min(limit, 51) events and
+                # which pages by the last ULID internal_id. Fewer than that: the last page.
+                if len(data) < min(self._page_limit, OSS_LIMIT):
+                    return
+                if len(data) < self._page_limit:
+                    self.server_limit = len(data)
+                cursor = _ulid_of(data[-1])
+                if cursor is None:
+                    self.complete = False
+                    return
             if cursor in seen_cursors:
                 return
             seen_cursors.add(cursor)

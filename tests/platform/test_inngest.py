@@ -131,9 +131,9 @@ def test_open_source_server_is_paged_past_its_51_cap_by_ulid_cursor():
         with InngestClient(KEY, base_url=API) as client:
             got = list(client.events("app/email.received", SINCE))
     assert len(got) == 130 and len({e["id"] for e in got}) == 130
-    assert [len(c.response.json()["data"]) for c in route.calls] == [51, 51, 28, 0]
+    assert [len(c.response.json()["data"]) for c in route.calls] == [51, 51, 28]  # 28 < 51: the end
     assert [c.request.url.params.get("cursor") for c in route.calls][:2] == [None, got[50]["internal_id"]]
-    assert client.server_limit == OSS_LIMIT and client.complete and client.pages == 4
+    assert client.server_limit == OSS_LIMIT and client.complete and client.pages == 3
 
 
 def test_open_source_server_cannot_show_failures_so_none_are_claimed():
@@ -232,3 +232,17 @@ def test_inngest_command_says_not_visible_and_exits_3_on_an_open_source_server(t
     assert result.return_value == 3
     assert "not visible here" in result.output and "NOT VISIBLE" in result.output
     assert "OK" not in result.output.replace("NOT VISIBLE", "")
+
+
+def test_a_server_cursor_is_followed_and_a_short_last_page_without_one_ends_paging():
+    events = [_ulid_event(n) for n in range(30, 0, -1)]
+    with respx.mock(base_url=API) as mock:
+        route = mock.get("/v1/events").mock(side_effect=[
+            httpx.Response(200, json={"data": events[:20], "cursor": "20", "metadata": {}}),
+            httpx.Response(200, json={"data": events[20:], "metadata": {}}),
+        ])
+        with InngestClient(KEY, base_url=API, page_limit=20) as client:
+            got = list(client.events("app/email.received", SINCE))
+    assert len(got) == 30 and route.call_count == 2  # no ULID cursor sent after the short page
+    assert [c.request.url.params.get("cursor") for c in route.calls] == [None, "20"]
+    assert client.complete and client.server_limit is None
