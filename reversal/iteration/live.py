@@ -71,6 +71,13 @@ class LivePlatform:
         return {**record, "changed": written.changed, "previous": written.previous,
                 "length": written.read_back.length, "whitespace": written.read_back.whitespace}
 
+    def flag_plan(self, key: str) -> dict[str, Any]:
+        """How a flip of ``key`` will be written and verified (split / edit / create; read-back /
+        probe), before any change: for preflight and the dry run."""
+        from reversal.platform.flags import flag_plan
+
+        return flag_plan(self.client, key, self.config.environment).as_json()
+
     def find_deployment(self, intent_id: str) -> dict[str, Any] | None:
         from reversal.platform.deploy import INTENT_META_KEY
 

@@ -122,6 +122,14 @@ class FlagPlan:
     def others(self) -> tuple[str, ...]:
         return tuple(t for t in self.split_from.target if t != self.target) if self.split_from else ()
 
+    def as_json(self) -> dict[str, Any]:
+        """What the flip will do, for preflight and the dry run: no value."""
+        found = self.record or self.split_from
+        return {"key": self.key, "target": self.target, "envId": found.id if found else None,
+                "action": "split" if self.split_from else "edit" if self.record else "create",
+                "splitFrom": list(self.split_from.target) if self.split_from else None,
+                "verification": self.verification}
+
 
 def plan_write(records: Iterable[EnvVar], key: str, target: str = "production") -> FlagPlan:
     """Pure: which record applies, whether it is shared (split first), how to verify."""
@@ -130,6 +138,11 @@ def plan_write(records: Iterable[EnvVar], key: str, target: str = "production") 
     sensitive = current is not None and current.type == SENSITIVE
     return FlagPlan(key, target, None if shared else current, current if shared else None,
                     "probe" if sensitive else "read-back")
+
+
+def flag_plan(client: VercelClient, key: str, target: str = "production") -> FlagPlan:
+    """The plan ``write_flag`` will follow, read before any change (preflight, dry run)."""
+    return plan_write(client.list_env(), key, target)
 
 
 def _others(records: Iterable[EnvVar], key: str, target: str) -> dict[str, dict[str, Any]]:

@@ -54,6 +54,10 @@ def test_live_production_and_a_production_only_flip(fake, tmp_path):
     fake.add_deployment(created=2000, substate="PROMOTED")  # newer, but rolled back from
     shared = fake.add_env("F", "false", target=("production", "preview", "development"))
     platform = _platform(tmp_path)
+    assert platform.flag_plan("F") == {"key": "F", "target": "production", "envId": shared, "action": "split",
+                                       "splitFrom": ["production", "preview", "development"],
+                                       "verification": "read-back"}
+    assert not [r for r in fake.requests if r.method in ("PATCH", "POST")]  # a plan changes nothing
     production = platform.production()
     assert (production["id"], production["readySubstate"]) == (live, "PROMOTED")
     assert production["foundBy"] == "project production deployment"
