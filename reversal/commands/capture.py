@@ -1,4 +1,5 @@
-"""``reversal capture``: one request-log window from Vercel as an export + meta file."""
+"""``reversal capture``: one request-log window as an export + meta file, from the request-logs
+API (``--source api``), a dashboard export or a Log Drain file (``--source export|drain --file``)."""
 
 from __future__ import annotations
 
@@ -42,11 +43,13 @@ def run_capture(
     out: Path | None,
     as_json: bool,
     config_path: Path | None,
+    source: str = "api",
+    source_file: Path | None = None,
 ) -> int:
     from reversal.clock import clock_from_env
     from reversal.config import load_config
     from reversal.evidence.files import utc_stamp
-    from reversal.platform.capture import capture_window
+    from reversal.platform.capture import capture
     from reversal.platform.vercel import VercelClient
 
     config = load_config(config_path)
@@ -57,9 +60,15 @@ def run_capture(
         raise InputError(f"--since ({since}) must be earlier than --until ({until}).")
     environment = environment or config.environment
     out = out or config.artifacts / f"capture-{_slug(route)}-logs-{utc_stamp(since_ms)}.json"
-    with VercelClient.from_config(config) as client:
-        meta = capture_window(client, since_ms=since_ms, until_ms=until_ms, environment=environment,
-                              route=route, out=out, project_id=client.project_id, clock=clock)
+    if source_file is not None and source == "api":
+        raise InputError("--file is read with --source export or --source drain, not --source api.")
+    window = dict(source=source, source_file=source_file, since_ms=since_ms, until_ms=until_ms,
+                  environment=environment, route=route, out=out, clock=clock)
+    if source == "api":
+        with VercelClient.from_config(config) as client:
+            meta = capture(client, project_id=client.project_id, **window)  # type: ignore[arg-type]
+    else:
+        meta = capture(None, project_id=config.project_id or "", **window)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps({**meta.as_json(), "export": str(meta.path),
                                "meta": str(meta.meta_path)}))
@@ -75,9 +84,14 @@ def run_capture(
 @click.option("--environment", default=None, help="production or preview (default: from config).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Export file (default: artifacts/capture-<route>-logs-<since>.json).")
+@click.option("--source", type=click.Choice(["api", "export", "drain"]), default="api", show_default=True,
+              help="api: Vercel's request-logs API; export / drain: a dashboard export or Log Drain "
+                   "file given with --file.")
+@click.option("--file", "source_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="The export or drain file (--source export|drain).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def command(since, until, route, environment, out, as_json, config_path) -> int:
-    """Capture a request-log window from Vercel as a dashboard-shaped export plus a meta file."""
+def command(since, until, route, environment, out, source, source_file, as_json, config_path) -> int:
+    """Capture a request-log window as a dashboard-shaped export plus a meta file."""
     return run_capture(since=since, until=until, route=route, environment=environment, out=out,
-                       as_json=as_json, config_path=config_path)
+                       as_json=as_json, config_path=config_path, source=source, source_file=source_file)

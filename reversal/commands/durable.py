@@ -202,6 +202,14 @@ def run_inngest(*, since: str, until: str | None, as_json: bool, out: Path | Non
     ]
     if shape["hasLeadingOrTrailingWhitespace"]:
         lines.append("  warning: the local INNGEST_SIGNING_KEY has surrounding whitespace")
+    notes = list(doc["notes"])
+    if not doc["failedEventsVisible"]:  # never "no failures" where none could be seen: exit 3
+        lines[0] = f"Inngest function failures since {doc['windowStartUtc']}: {notes.pop(0)}"
+        lines += [f"  note: {n}" for n in notes]
+        _emit(doc, [*lines, "NOT VISIBLE: no verdict on Invalid signature failures from this API"],
+              as_json=as_json, out=out)
+        return EXIT_WAITING
+    lines += [f"  note: {n}" for n in notes]
     lines.append(_colour("OK" if ok else "FAIL: Invalid signature — check INNGEST_SIGNING_KEY in the "
                          "deployment (trailing newline?)", ok))
     _emit(doc, lines, as_json=as_json, out=out)

@@ -22,7 +22,8 @@ from reversal.platform.flags import read_values
 def _table(checks: list[AuditCheck]) -> str:
     header = ("KEY", "KIND", "PRESENT", "LENGTH", "WHITESPACE", "STATE", "OK", "REASON")
     rows = [header] + [
-        (c.key, c.kind, "yes" if c.present else "no", str(c.length), "yes" if c.whitespace else "no",
+        (c.key, c.kind if c.type is None else f"{c.kind} ({c.type})", "yes" if c.present else "no",
+         str(c.length), "yes" if c.whitespace else "no",
          c.state or "-", "ok" if c.ok else "FAIL", c.reason)
         for c in checks
     ]
@@ -44,8 +45,13 @@ def run_audit(*, keys: tuple[str, ...], as_json: bool, out: Path | None, config_
     books = config.load_playbooks()
     playbooks = [books[s] for s in order(books)]
     wanted = list(keys) or list(rules_for(playbooks, config.secrets))
+    from reversal.platform.envfile import local_copy
+
+    def local(key: str):
+        return local_copy(key, environ=config.environ, env_file=config.env_file)
+
     with VercelClient.from_config(config) as client:
-        values, unreadable = read_values(client, wanted, config.environment)
+        values, unreadable = read_values(client, wanted, config.environment, local)
     checks = audit(values, playbooks, config.secrets, keys=wanted, unreadable=unreadable)
     now = clock_from_env(config.environ).now_ms()
     document = {"capturedAtUtc": utc_iso(now), "environment": config.environment,

@@ -32,37 +32,58 @@ class LivePlatform:
 
     # -- Vercel ---------------------------------------------------------------------------
     def env_values(self, keys: list[str]) -> tuple[dict[str, str | None], set[str]]:
+        """``unreadable`` maps each sensitive key to its facts (type, targets, local copy)."""
+        from reversal.platform.envfile import local_copy
         from reversal.platform.flags import read_values
 
-        return read_values(self.client, keys, self.config.environment)
+        def local(key: str):
+            return local_copy(key, environ=self.config.environ, env_file=self.config.env_file)
+
+        return read_values(self.client, keys, self.config.environment, local)  # type: ignore[return-value]
 
     def production(self) -> dict[str, Any]:
-        from reversal.platform.deploy import current_production
+        from reversal.platform.deploy import find_production
 
-        found = current_production(self.client)
+        found, how = find_production(self.client)
         return {"id": found.id, "url": found.url, "name": found.name, "state": found.state,
+                "readySubstate": found.ready_substate, "foundBy": how,
                 "meta": dict(found.meta)}  # git meta: the deployed commit, for provenance
 
-    def capture(self, since_ms: int, until_ms: int, out: Path) -> dict[str, Any]:
-        from reversal.platform.capture import capture_window
+    def capture(self, since_ms: int, until_ms: int, out: Path, *, source: str = "api",
+                source_file: Path | None = None) -> dict[str, Any]:
+        """``source``: api | export | drain (a file), chosen per iteration and per resume."""
+        from reversal.platform.capture import capture
 
         line = LiveLine(self.ui, "capture", plain=False)  # no lines in logs, only on a terminal
         try:
-            meta = capture_window(self.client, since_ms=since_ms, until_ms=until_ms,
-                                  environment=self.config.environment, route=None, out=out,
-                                  project_id=self.client.project_id, clock=self.clock,
-                                  on_rows=lambda n: line.update(f"{n} requests read so far"))
+            meta = capture(self.client if source == "api" else None, source=source,
+                           source_file=source_file, since_ms=since_ms, until_ms=until_ms,
+                           environment=self.config.environment, route=None, out=out,
+                           project_id=self.config.project_id or "", clock=self.clock,
+                           on_rows=lambda n: line.update(f"{n} requests read so far"))
         finally:
             line.close()
         return {**meta.as_json(), "meta_file": meta.meta_path.name}
 
-    def write_flag(self, key: str, value: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    def write_flag(self, key: str, value: str, allowed: tuple[str, ...],
+                   on_step: Callable[[str, Any], None] | None = None) -> dict[str, Any]:
+        """``on_step(event, step)`` journals each step of a shared-record split (intent/done);
+        re-running after a crash resumes it (each step checks the world first)."""
         from reversal.platform.flags import write_flag
 
         written = write_flag(self.client, key=key, value=value, allowed=allowed,
-                             target=self.config.environment)
-        return {"changed": written.changed, "previous": written.previous,
+                             target=self.config.environment,
+                             **({"on_step": on_step} if on_step is not None else {}))
+        record = {k: v for k, v in written.as_json().items() if k != "key"}  # key: the machine's
+        return {**record, "changed": written.changed, "previous": written.previous,
                 "length": written.read_back.length, "whitespace": written.read_back.whitespace}
+
+    def flag_plan(self, key: str) -> dict[str, Any]:
+        """How a flip of ``key`` will be written and verified (split / edit / create; read-back /
+        probe), before any change: for preflight and the dry run."""
+        from reversal.platform.flags import flag_plan
+
+        return flag_plan(self.client, key, self.config.environment).as_json()
 
     def find_deployment(self, intent_id: str) -> dict[str, Any] | None:
         from reversal.platform.deploy import INTENT_META_KEY
@@ -152,8 +173,11 @@ class LivePlatform:
         signing_key = self.config.secret("INNGEST_SIGNING_KEY")
         if signing_key and spec.function:
             snapshot["inngest"] = self._inngest(signing_key, problems)
+        inngest = snapshot.get("inngest") or {}
+        seen = ("Inngest function failures not visible here (this Inngest API hides internal events)"
+                if inngest.get("failedEventsVisible") is False else "no Invalid signature failures")
         summary = ("Durable run SUCCEEDED in the ledger" if "run" in snapshot
-                   else f"{spec.queue or 'ledger'} healthy") + "; no Invalid signature failures."
+                   else f"{spec.queue or 'ledger'} healthy") + f"; {seen}."
         return {"ok": not problems, "problems": problems, "snapshot": snapshot, "summary": summary}
 
     def _inngest(self, signing_key: str, problems: list[str]) -> dict[str, Any]:

@@ -5,7 +5,17 @@ from __future__ import annotations
 import msgspec
 
 NO_RESPONSE = -1
-"""``status`` of a line that carries no response (CLI/runtime streams send ``-1``)."""
+"""``status`` of a runtime-log line: the response is not known when a line is logged (the
+runtime-logs stream and ``vercel logs --follow --json`` send ``-1`` on every line)."""
+
+FORMAT_LIMITS: dict[str, tuple[str, ...]] = {
+    "runtime-logs": (
+        "requests: runtime-log lines carry no request id, so only rows (log lines) are counted",
+        "statuses: every line has responseStatusCode -1 (unknown when the line was logged), so "
+        "failures by status cannot be counted; failures by signature (message) can",
+    ),
+}
+"""What a format cannot count, by ``readers.detect_format`` name (absent: it counts everything)."""
 
 
 class LogRecord(msgspec.Struct, frozen=True, gc=False):

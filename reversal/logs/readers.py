@@ -1,15 +1,27 @@
-"""Readers: any of the three real log formats → a stream of ``LogRecord``.
+"""Readers: every real Vercel log format → a stream of ``LogRecord``, detected from content.
 
-* ``export``: the dashboard export, one JSON array of flat objects, up to hundreds of MB.
-  It is read in large chunks cut at object boundaries and each batch is decoded straight
-  into small structs, so memory stays bounded by the chunk size whatever the file size.
-* ``ndjson``: ``vercel logs --json`` and the runtime-logs stream, one object per line; the
-  CLI's chatter lines (``Vercel CLI 50.1.5``, ``waiting for new logs...``) are skipped.
+``detect_format`` names the format; each has one decode function below:
+
+* ``export``: the dashboard export, one JSON array of flat rows (``timestampInMs``,
+  host-prefixed ``requestPath``, ``responseStatusCode`` "" = blank), up to hundreds of MB. It is
+  read in large chunks cut at object boundaries and each batch is decoded straight into small
+  structs, so memory stays bounded by the chunk size whatever the file size.
+* ``cli-requests``: ``vercel logs --json`` of CLI 58.x, one line per *request* (``id``,
+  ``timestamp`` ms, ``requestPath`` without host, ``responseStatusCode`` 0 = none, ``logs[]``):
+  one record per log line, like the export.
+* ``runtime-logs``: ``vercel logs --follow --json`` and the runtime-logs stream, one line per log
+  line (``timestampInMs``, ``responseStatusCode`` -1, no request id: see
+  ``model.FORMAT_LIMITS``). The CLI's chatter lines (``Vercel CLI 50.1.5``, ``waiting for new
+  logs...``) are skipped.
+* ``drain-json`` / ``drain-ndjson``: Log Drain deliveries (``timestamp`` ms, ``path``,
+  ``statusCode`` -1 = no response, ``requestId``, ``proxy{path, host, method, statusCode}``), one
+  JSON array, or one object (or one delivered array) per line. Entries without a request path
+  (build and external logs) are not requests and are skipped.
 * ``request-logs``: pages of the request-logs API (``{"rows": [...], "hasMoreRows": ...}``),
   one page per file or one page per line; rows are flattened like ``reversal capture`` does.
 
-The format is detected from the content. Bad input raises ``InputError`` naming the file,
-the position (byte offset, row or line) and what was expected.
+Bad input raises ``InputError`` naming the file, the position (byte offset, row or line) and
+what was expected. Sources of each format: ``docs/platform-api.md`` §3.
 """
 
 from __future__ import annotations
@@ -41,6 +53,8 @@ _EXPECTED = {
     "timestampInMs": "an integer epoch-milliseconds timestamp",
     "responseStatusCode": 'an integer status or "" (blank)',
     "durationMs": 'a number of milliseconds or ""',
+    "timestamp": "an integer epoch-milliseconds timestamp",
+    "statusCode": "an integer status (-1: no response)",
 }
 
 
@@ -78,12 +92,81 @@ class _StreamRow(TallyRow):
     environment: str | None = ""
 
 
+class _LogLine(msgspec.Struct, gc=False):
+    level: str | None = ""
+    message: str | None = ""
+
+
+class CliRequestRow(msgspec.Struct, rename="camel", gc=False):
+    """A line of ``vercel logs --json`` (CLI 58.x ``RequestLogEntry``): one request."""
+
+    timestamp: int
+    request_path: str
+    id: str | None = ""
+    response_status_code: int | None = 0
+    logs: list[_LogLine] | None = None
+    message: str | None = ""
+    level: str | None = ""
+    domain: str | None = ""
+    request_method: str | None = ""
+    deployment_id: str | None = ""
+    source: str | None = ""
+    environment: str | None = ""
+    duration_ms: int | float | None = None
+
+
+class _Proxy(msgspec.Struct, rename="camel", gc=False):
+    path: str | None = ""
+    host: str | None = ""
+    method: str | None = ""
+    status_code: int | None = None
+
+
+class DrainRow(msgspec.Struct, rename="camel", gc=False):
+    """A Log Drain entry (Log Drains reference, logs schema)."""
+
+    timestamp: int | float
+    path: str | None = ""
+    status_code: int | None = None
+    request_id: str | None = ""
+    host: str | None = ""
+    message: str | None = ""
+    level: str | None = ""
+    source: str | None = ""
+    deployment_id: str | None = ""
+    environment: str | None = ""
+    proxy: _Proxy | None = None
+
+
+class _Event(msgspec.Struct, gc=False):
+    source: str | None = ""
+
+
+class RequestLogRow(msgspec.Struct, rename="camel", gc=False):
+    """A row of the request-logs API (CLI ``util/logs-v2.ts`` ``ApiLogEntry``): one request."""
+
+    timestamp: str | int | float | None = None
+    request_path: str | None = "/"
+    request_id: str | None = ""
+    status_code: int | None = None
+    domain: str | None = ""
+    request_method: str | None = ""
+    deployment_id: str | None = ""
+    environment: str | None = ""
+    logs: list[_LogLine] | None = None
+    events: list[_Event] | None = None
+    duration_ms: int | float | None = None
+
+
 class _Page(msgspec.Struct, rename="camel"):
-    rows: list[dict]
+    rows: list[RequestLogRow]
     has_more_rows: bool | None = None
 
 
-Row = TypeVar("Row", ExportRow, TallyRow)
+Row = TypeVar("Row", ExportRow, TallyRow, DrainRow)
+
+_REQUIRES = {DrainRow: "timestamp", CliRequestRow: "timestamp and requestPath"}
+"""The required fields named in errors, by row type (default: requestPath and timestampInMs)."""
 
 
 def _status(value: int | str | None) -> int | None:
@@ -131,10 +214,52 @@ def _stream_record(row: _StreamRow) -> LogRecord:
     )
 
 
+def _cli_request_records(row: CliRequestRow) -> list[LogRecord]:
+    """One record per log line of the request (one if it logged nothing); 0 status = none."""
+    host, route = normalize_path(row.request_path)
+    status = row.response_status_code
+    base = dict(
+        ts_ms=row.timestamp, route=route, status=status if status and status > 0 else None,
+        request_id=row.id or "", host=host or row.domain or "", method=row.request_method or "",
+        deployment_id=row.deployment_id or "", duration_ms=_duration(row.duration_ms),
+        source=row.source or "", environment=row.environment or "",
+    )
+    if not row.logs:
+        return [LogRecord(message=row.message or "", level=row.level or "", **base)]
+    return [LogRecord(message=line.message or "", level=line.level or "", **base) for line in row.logs]
+
+
+def _drain_record(row: DrainRow) -> LogRecord | None:
+    """``proxy.path`` is the requested path (``path`` may be the function's); statusCode -1
+    means no response (the function crashed or timed out): a blank status, as in the export."""
+    proxy = row.proxy
+    raw_path = (proxy.path if proxy is not None and proxy.path else None) or row.path
+    if not raw_path:
+        return None  # build / external logs: not a request
+    host, route = normalize_path(raw_path)
+    status = row.status_code
+    if status is None and proxy is not None:
+        status = proxy.status_code
+    return LogRecord(
+        ts_ms=int(row.timestamp),
+        route=route,
+        status=status if status is not None and status > 0 else None,
+        message=row.message or "",
+        request_id=row.request_id or "",
+        host=host or (proxy.host if proxy is not None and proxy.host else "") or row.host or "",
+        method=(proxy.method if proxy is not None else "") or "",
+        deployment_id=row.deployment_id or "",
+        level=row.level or "",
+        source=row.source or "",
+        environment=row.environment or "",
+    )
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 
-def _validation_detail(exc: msgspec.ValidationError) -> tuple[int | None, str]:
+def _validation_detail(exc: msgspec.ValidationError,
+                       requires: str = "requestPath and timestampInMs") -> tuple[int | None, str]:
     """``(index in the decoded array, readable reason)`` from a msgspec validation error."""
     text = str(exc)
     match = _PATH_AT.search(text)
@@ -144,9 +269,9 @@ def _validation_detail(exc: msgspec.ValidationError) -> tuple[int | None, str]:
     if field in _EXPECTED and "missing" not in reason:
         reason = f"field '{field}' must be {_EXPECTED[field]} ({reason})"
     elif reason.startswith("Expected `object`"):
-        reason = f"expected a JSON object with requestPath and timestampInMs ({reason})"
+        reason = f"expected a JSON object with {requires} ({reason})"
     elif "missing required field" in reason:
-        reason = f"{reason}; every row needs requestPath and timestampInMs"
+        reason = f"{reason}; every row needs {requires}"
     return index, reason
 
 
@@ -161,50 +286,61 @@ def _sniff(path: Path) -> bytes:
 # --- format detection -----------------------------------------------------------------------
 
 
+_EXPECTED_FORMATS = ("expected a Vercel dashboard export (JSON array), `vercel logs --json` output, "
+                     "Log Drain JSON/NDJSON, or request-logs API pages")
+_KEY = re.compile(rb'(?<!\\)"(rows|timestampInMs|requestPath|responseStatusCode|timestamp)"\s*:')
+
+
+def _format_of(first: bytes, *, array: bool) -> str:
+    """The format of a file from the keys of its first object (``first``: its text, maybe cut)."""
+    keys = {m.group(1) for m in _KEY.finditer(first)}
+    if array:
+        return "drain-json" if b"timestamp" in keys and b"timestampInMs" not in keys else "export"
+    if b"rows" in keys:
+        return "request-logs"
+    if b"timestampInMs" in keys:
+        return "runtime-logs"
+    if keys & {b"requestPath", b"responseStatusCode"}:
+        return "cli-requests"
+    return "drain-ndjson" if b"timestamp" in keys else "runtime-logs"
+
+
 def detect_format(path: Path) -> str:
-    """``"export"``, ``"ndjson"`` or ``"request-logs"``, from the first bytes of the file."""
+    """``export``, ``cli-requests``, ``runtime-logs``, ``drain-json``, ``drain-ndjson`` or
+    ``request-logs``, from the first bytes of the file (see the module docstring)."""
     head = _sniff(path)
     if not head.strip(_WS + b"\xef\xbb\xbf"):
-        raise InputError(
-            f"{path}: the file is empty; expected a Vercel dashboard export (JSON array), "
-            "NDJSON from `vercel logs --json`, or request-logs API pages."
-        )
+        raise InputError(f"{path}: the file is empty; {_EXPECTED_FORMATS}.")
     if b"\x00" in head:
         raise InputError(
-            f"{path}: binary data (NUL byte at byte offset {head.index(0)}); expected a "
-            "JSON log export, NDJSON or request-logs pages."
+            f"{path}: binary data (NUL byte at byte offset {head.index(0)}); {_EXPECTED_FORMATS}."
         )
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head)
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{path}: not UTF-8 text (invalid byte at byte offset {exc.start}); expected a JSON "
-            "log export, NDJSON or request-logs pages."
+            f"{path}: not UTF-8 text (invalid byte at byte offset {exc.start}); {_EXPECTED_FORMATS}."
         ) from None
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip(_WS)
-    if text.startswith(b"["):
-        return "export"
     lines = text.splitlines()
+    if text.startswith(b"["):
+        cut = _BOUNDARY.search(text)
+        fmt = _format_of(text[: cut.start() + 1] if cut else text, array=True)
+        if fmt == "drain-json" and len(lines) > 1 and lines[1].lstrip().startswith(b"["):
+            return "drain-ndjson"  # one delivered array per line
+        return fmt
     first_json = next((line for line in lines if line.lstrip().startswith(b"{")), None)
     if first_json is not None:
-        try:
-            value = msgspec.json.decode(first_json)
-        except msgspec.DecodeError:
-            # a pretty-printed page or a line longer than the sniffed head
-            return "request-logs" if b'"rows"' in text[:4096] else "ndjson"
-        return "request-logs" if isinstance(value, dict) and "rows" in value else "ndjson"
+        if not _KEY.search(first_json):  # pretty-printed: the keys follow on the next lines
+            first_json = text[text.index(first_json):]
+        return _format_of(first_json, array=False)
     if lines[0].startswith(b"Vercel CLI"):
-        return "ndjson"
+        return "runtime-logs"
     first = lines[0][:80].decode("utf-8", "replace")
     if b"," in lines[0]:
-        raise InputError(
-            f"{path}: looks like CSV (first line {first!r}); expected a Vercel dashboard export "
-            "(JSON array), NDJSON from `vercel logs --json`, or request-logs API pages."
-        )
+        raise InputError(f"{path}: looks like CSV (first line {first!r}); {_EXPECTED_FORMATS}.")
     raise InputError(
-        f"{path}: line 1 starts with {first!r}, which is not a JSON array or object; expected a "
-        "Vercel dashboard export (JSON array), NDJSON from `vercel logs --json`, or request-logs "
-        "API pages."
+        f"{path}: line 1 starts with {first!r}, which is not a JSON array or object; {_EXPECTED_FORMATS}."
     )
 
 
@@ -226,8 +362,9 @@ def _decode_error(path: Path, exc: msgspec.DecodeError, at: int) -> InputError:
     )
 
 
-def _row_error(path: Path, exc: msgspec.ValidationError, first_row: int) -> InputError:
-    index, reason = _validation_detail(exc)
+def _row_error(path: Path, exc: msgspec.ValidationError, first_row: int,
+               requires: str = "requestPath and timestampInMs") -> InputError:
+    index, reason = _validation_detail(exc, requires)
     row = f"row {first_row + index + 1} of the array" if index is not None else "the array"
     return InputError(f"{path}: {row}: {reason}.")
 
@@ -245,6 +382,7 @@ def export_batches(path: Path, row_type: type[Row] = ExportRow, *, chunk_bytes: 
     ``stop`` (parallel attribution); row numbers in errors are then relative to ``start``.
     """
     decoder = msgspec.json.Decoder(list[row_type])
+    requires = _REQUIRES.get(row_type, "requestPath and timestampInMs")
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -293,13 +431,13 @@ def export_batches(path: Path, row_type: type[Row] = ExportRow, *, chunk_bytes: 
                 try:
                     rows = decoder.decode(view[head:end])
                 except msgspec.ValidationError as exc:
-                    raise _row_error(path, exc, rows_before) from None
+                    raise _row_error(path, exc, rows_before, requires) from None
                 except msgspec.DecodeError as exc:
                     raise _decode_error(path, exc, head + delta) from None
                 if rows:
                     yield rows
                 return
-            rows, rest = _cut_and_decode(path, decoder, buf, head, filled, delta, rows_before)
+            rows, rest = _cut_and_decode(path, decoder, buf, head, filled, delta, rows_before, requires)
             yield rows
             rows_before += len(rows)
             buf[1 : 1 + filled - rest] = bytes(view[rest:filled])
@@ -319,7 +457,7 @@ def split_point(path: Path, near: int) -> int | None:
 
 
 def _cut_and_decode(path: Path, decoder: msgspec.json.Decoder, buf: bytearray, head: int,
-                    filled: int, delta: int, rows_before: int) -> tuple[list, int]:
+                    filled: int, delta: int, rows_before: int, requires: str) -> tuple[list, int]:
     """Decode ``buf[head:]`` up to the last verified row boundary; return rows and the rest's start."""
     view = memoryview(buf)
     candidates = list(_BOUNDARY.finditer(buf, max(head, filled - 65536), filled))
@@ -334,7 +472,7 @@ def _cut_and_decode(path: Path, decoder: msgspec.json.Decoder, buf: bytearray, h
                 raise _decode_error(path, exc, head + delta) from None
             # the candidate was inside a string: try the previous one
         except msgspec.ValidationError as exc:
-            raise _row_error(path, exc, rows_before) from None
+            raise _row_error(path, exc, rows_before, requires) from None
         finally:
             buf[close] = saved
     raise InputError(
@@ -366,39 +504,87 @@ def _lines(path: Path, max_line: int) -> Iterator[tuple[int, int, bytes]]:
             offset += len(line)
 
 
-def _ndjson_records(path: Path, max_line: int) -> Iterator[LogRecord]:
-    decoder = msgspec.json.Decoder(_StreamRow)
+def _json_lines(path: Path, max_line: int, decoder: msgspec.json.Decoder, opens: bytes,
+                requires: str) -> Iterator[object]:
+    """Decoded lines that start with one of ``opens``; other lines (CLI chatter) are skipped."""
     for number, offset, line in _lines(path, max_line):
         stripped = line.strip()
-        if not stripped.startswith(b"{"):
+        if not stripped or stripped[:1] not in opens:
             continue  # CLI chatter: banner, "waiting for new logs...", blank lines
         try:
-            row = decoder.decode(stripped)
+            yield decoder.decode(stripped)
         except msgspec.ValidationError as exc:
-            _, reason = _validation_detail(exc)
+            _, reason = _validation_detail(exc, requires)
+            raw = msgspec.json.decode(stripped)
+            if isinstance(raw, dict) and raw.get("type") == "deployment_error":
+                reason = (f"`vercel logs` reported a deployment error instead of logs: "
+                          f"{str(raw.get('message') or '')[:300]}")
             raise InputError(f"{path}: line {number} (byte offset {offset}): {reason}.") from None
         except msgspec.DecodeError as exc:
             raise InputError(
-                f"{path}: line {number} (byte offset {offset}) starts with '{{' but is not valid JSON "
-                f"({exc}); expected one JSON log object per line."
+                f"{path}: line {number} (byte offset {offset}) starts with {stripped[:1].decode()!r} "
+                f"but is not valid JSON ({exc}); expected one JSON log object per line."
             ) from None
-        yield _stream_record(row)
+
+
+def _runtime_log_records(path: Path, max_line: int) -> Iterator[LogRecord]:
+    decoder = msgspec.json.Decoder(_StreamRow)
+    rows = _json_lines(path, max_line, decoder, b"{", "requestPath and timestampInMs")
+    yield from map(_stream_record, rows)
+
+
+def _cli_records(path: Path, max_line: int) -> Iterator[LogRecord]:
+    decoder = msgspec.json.Decoder(CliRequestRow)
+    for row in _json_lines(path, max_line, decoder, b"{", _REQUIRES[CliRequestRow]):
+        yield from _cli_request_records(row)
+
+
+def _drain_ndjson_records(path: Path, max_line: int) -> Iterator[LogRecord]:
+    decoder = msgspec.json.Decoder(DrainRow | list[DrainRow])
+    for item in _json_lines(path, max_line, decoder, b"{[", _REQUIRES[DrainRow]):
+        for row in item if isinstance(item, list) else (item,):
+            record = _drain_record(row)
+            if record is not None:
+                yield record
+
+
+def _drain_json_records(path: Path, chunk_bytes: int) -> Iterator[LogRecord]:
+    for batch in export_batches(path, DrainRow, chunk_bytes=chunk_bytes):
+        yield from filter(None, map(_drain_record, batch))
+
+
+def _export_records(path: Path, chunk_bytes: int) -> Iterator[LogRecord]:
+    for batch in export_batches(path, ExportRow, chunk_bytes=chunk_bytes):
+        yield from map(_export_record, batch)
 
 
 def _page_records(path: Path, page: _Page, where: str) -> Iterator[LogRecord]:
-    from reversal.logs.request_logs import export_rows
+    """One record per log line of each request, as ``request_logs.export_rows`` flattens it for
+    a capture (so a page and its capture read the same); status <= 0 or missing = blank."""
+    from reversal.logs.request_logs import SOURCE_TYPES, timestamp_ms
 
-    for index, raw in enumerate(page.rows):
-        try:
-            flat = export_rows(raw)
-            rows = [msgspec.convert(item, ExportRow) for item in flat]
-        except (ValueError, TypeError, AttributeError, msgspec.ValidationError) as exc:
+    for index, row in enumerate(page.rows):
+        ts = timestamp_ms(row.timestamp)
+        if ts is None:
             raise InputError(
-                f"{path}: {where}, row {index + 1}: {exc}; expected a request-logs row with "
-                "timestamp, requestPath, statusCode and logs."
-            ) from None
-        for row in rows:
-            yield _export_record(row)
+                f"{path}: {where}, row {index + 1}: request-logs row has no parseable 'timestamp'; "
+                "expected a request-logs row with timestamp, requestPath, statusCode and logs."
+            )
+        domain = row.domain or ""
+        host, route = normalize_path(row.request_path or "/")
+        source = (row.events[0].source or "") if row.events else ""
+        status = row.status_code
+        base = dict(
+            ts_ms=ts, route=route, status=status if status is not None and status > 0 else None,
+            request_id=row.request_id or "", host=domain or host, method=row.request_method or "",
+            deployment_id=row.deployment_id or "", duration_ms=_duration(row.duration_ms),
+            source=SOURCE_TYPES.get(source, source), environment=row.environment or "",
+        )
+        if not row.logs:
+            yield LogRecord(**base)
+        else:
+            for line in row.logs:
+                yield LogRecord(message=line.message or "", level=line.level or "", **base)
 
 
 def _request_log_records(path: Path, max_line: int) -> Iterator[LogRecord]:
@@ -430,14 +616,26 @@ def _request_log_records(path: Path, max_line: int) -> Iterator[LogRecord]:
         yield from _page_records(path, page, f"line {number}")
 
 
+def limits(path: Path) -> tuple[str, ...]:
+    """What the file's format cannot count (``model.FORMAT_LIMITS``), for a command to print."""
+    from reversal.logs.model import FORMAT_LIMITS
+
+    return FORMAT_LIMITS.get(detect_format(path), ())
+
+
 def read_records(path: Path, *, chunk_bytes: int = CHUNK_BYTES,
                  max_line: int = MAX_LINE_BYTES) -> Iterator[LogRecord]:
     """Every row of a log file as a ``LogRecord``, streaming, whatever the (detected) format."""
     fmt = detect_format(path)
     if fmt == "export":
-        for batch in export_batches(path, ExportRow, chunk_bytes=chunk_bytes):
-            yield from map(_export_record, batch)
-    elif fmt == "ndjson":
-        yield from _ndjson_records(path, max_line)
+        yield from _export_records(path, chunk_bytes)
+    elif fmt == "drain-json":
+        yield from _drain_json_records(path, chunk_bytes)
+    elif fmt == "cli-requests":
+        yield from _cli_records(path, max_line)
+    elif fmt == "runtime-logs":
+        yield from _runtime_log_records(path, max_line)
+    elif fmt == "drain-ndjson":
+        yield from _drain_ndjson_records(path, max_line)
     else:
         yield from _request_log_records(path, max_line)

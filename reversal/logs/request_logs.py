@@ -1,5 +1,8 @@
 """Rows of the request-logs API (one per *request*) flattened into dashboard-export rows.
 
+``durationMs`` (or ``duration``) is kept when a row carries it; the CLI's typing of the
+endpoint does not list it, so it is often absent and the export then writes "" (blank).
+
 The dashboard export has one row per log line, with the request's path (host-prefixed),
 status and id repeated on each. ``reversal capture`` writes captured windows in that shape so
 a captured window and a dashboard export are read, counted and compared the same way.
@@ -12,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 # request-logs `events[].source` -> dashboard export `type`
-_TYPES = {"serverless": "function", "edge-function": "function", "edge-middleware": "middleware",
+SOURCE_TYPES = {"serverless": "function", "edge-function": "function", "edge-middleware": "middleware",
           "static": "static", "request": "function"}
 
 
@@ -39,6 +42,7 @@ def export_rows(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     domain = row.get("domain") or ""
     path = row.get("requestPath") or "/"
     status = row.get("statusCode")
+    duration = row.get("durationMs", row.get("duration"))
     events = row.get("events") or [{}]
     source = (events[0] or {}).get("source", "") if isinstance(events, list) else ""
     base = {
@@ -55,8 +59,9 @@ def export_rows(row: Mapping[str, Any]) -> list[dict[str, Any]]:
         "deploymentDomain": domain,
         "deploymentId": row.get("deploymentId") or "",
         "traceId": row.get("traceId") or "",
-        "type": _TYPES.get(source, source),
-        "durationMs": "",
+        "type": SOURCE_TYPES.get(source, source),
+        "durationMs": duration if isinstance(duration, int | float) and not isinstance(duration, bool)
+        else "",
     }
     logs = row.get("logs") or []
     if not logs:

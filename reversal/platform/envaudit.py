@@ -2,12 +2,19 @@
 
 Used by ``reversal env audit`` and by the preflight step of every iteration. A check never
 carries a value: flags are reported by their derived state (on / off / absent / invalid).
+
+A ``sensitive`` variable can never be read back (Vercel CLI 51.8+ creates production/preview
+vars sensitive by default; teams can enforce it). Unreadable is never a failure: it is reported
+by presence, type and targets, and its local copy (the environment, or the env file pulled
+with ``vercel env pull``) is checked for surrounding whitespace instead. A sensitive flag's
+state is unknown here; a write to it is verified by the probe (docs/configuration.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from reversal.secrets import describe
 
@@ -22,9 +29,12 @@ class AuditCheck:
     length: int
     whitespace: bool
     allowed: tuple[str, ...] | None  # flags only
-    state: str | None  # flags only: on / off / absent / invalid (derived, never the raw value)
+    state: str | None  # flags only: on / off / absent / invalid / unknown (never the raw value)
     ok: bool
     reason: str
+    type: str | None = None  # Vercel's type, when the variable is unreadable (sensitive)
+    targets: tuple[str, ...] = ()
+    local: Mapping[str, Any] | None = None  # the local copy's shape: origin, length, whitespace
 
     def as_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -37,6 +47,11 @@ class AuditCheck:
         if self.allowed is not None:
             out["allowed"] = list(self.allowed)
             out["state"] = self.state
+        if self.type is not None:
+            out["type"] = self.type
+            out["targets"] = list(self.targets)
+            out["readable"] = False
+            out["localCopy"] = dict(self.local) if self.local else None
         out["ok"] = self.ok
         out["reason"] = self.reason
         return out
@@ -56,17 +71,43 @@ def rules_for(playbooks: Iterable, secrets: Iterable[str]) -> dict[str, tuple[st
     return rules
 
 
+def _unreadable(key: str, kind: str, allowed: tuple[str, ...] | None, facts: Any) -> AuditCheck:
+    """A present variable that cannot be read back: never a failure by itself."""
+    kind_of = getattr(facts, "type", None) or "sensitive"
+    targets = tuple(getattr(facts, "targets", ()) or ())
+    local = getattr(facts, "local", None)
+    where = f"{kind_of}, targets {', '.join(targets) or 'unknown'}"
+    length, whitespace, ok = 0, False, True
+    if allowed is not None:
+        reason = (f"present ({where}); its value cannot be read back, so its state is unknown here: "
+                  "a write to it is verified by the probe's answer")
+        return AuditCheck(key, kind, True, 0, False, allowed, "unknown", True, reason, kind_of,
+                          targets, local)
+    if not local:
+        reason = f"present ({where}); cannot be read back; no local copy to check for whitespace"
+    elif "error" in local:
+        reason = f"present ({where}); cannot be read back; local copy not checked: {local['error']}"
+    else:
+        length, whitespace = int(local["length"]), bool(local["whitespace"])
+        ok = not whitespace
+        reason = (f"present ({where}); cannot be read back; local copy from {local['origin']}: "
+                  + ("leading or trailing whitespace" if whitespace else
+                     f"{length} characters, no surrounding whitespace"))
+    return AuditCheck(key, kind, True, length, whitespace, None, None, ok, reason, kind_of, targets, local)
+
+
 def check_value(key: str, kind: str, allowed: tuple[str, ...] | None, value: str | None,
-           readable: bool) -> AuditCheck:
+                readable: bool, facts: Any = None) -> AuditCheck:
+    """One check; ``facts`` (``flags.EnvFacts``) describe an unreadable variable."""
+    if not readable:
+        return _unreadable(key, kind, allowed, facts)
     shape = describe(key, value)
-    present = value is not None or not readable
+    present = value is not None
 
     def done(ok: bool, reason: str, state: str | None = None) -> AuditCheck:
         return AuditCheck(key, kind, present, shape.length, shape.leading_or_trailing_whitespace,
                           allowed, state, ok, reason)
 
-    if not readable:
-        return done(False, "present but not readable decrypted (sensitive type): cannot verify its shape")
     if value is None:
         if kind in ("secret", "other"):
             return done(False, "absent")
@@ -93,14 +134,17 @@ def audit(
     secrets: Iterable[str],
     *,
     keys: Iterable[str] | None = None,
-    unreadable: Collection[str] = (),
+    unreadable: Collection[str] | Mapping[str, Any] = (),
 ) -> list[AuditCheck]:
     """Pure: one check per key (default: the secrets, then every flag and must-be-off flag).
 
     ``values`` maps a key to its decrypted value or None when absent; ``unreadable`` names keys
-    that exist but cannot be decrypted (sensitive vars)."""
+    that exist but cannot be decrypted (sensitive vars), or maps them to their
+    ``flags.EnvFacts`` (type, targets, local copy)."""
     rules = rules_for(playbooks, secrets)
+    facts = unreadable if isinstance(unreadable, Mapping) else {}
     return [
-        check_value(key, *rules.get(key, ("other", None)), values.get(key), key not in unreadable)
+        check_value(key, *rules.get(key, ("other", None)), values.get(key), key not in unreadable,
+                    facts.get(key))
         for key in (list(dict.fromkeys(keys)) if keys else list(rules))
     ]

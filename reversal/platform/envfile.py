@@ -90,3 +90,22 @@ def read_secret(name: str, *, environ: Mapping[str, str], env_file: Path | None)
             "than trimming here, or the deployed app keeps the broken value."
         )
     return value
+
+
+def local_copy(name: str, *, environ: Mapping[str, str], env_file: Path | None) -> dict[str, object] | None:
+    """The shape of the local copy of ``name`` (the environment, else ``env_file``), never its
+    value; None when there is none. Used where Vercel cannot show the value (sensitive vars);
+    never raises: a broken env file is reported, not a failure of the audit."""
+    if name in environ:
+        value, origin = environ[name], "the environment"
+    elif env_file is not None:
+        try:
+            value, origin = parse_env_file(env_file).get(name), str(env_file)
+        except InputError as exc:
+            return {"origin": str(env_file), "error": str(exc)}
+    else:
+        return None
+    if value is None:
+        return None
+    shape = describe(name, value)
+    return {"origin": origin, "length": shape.length, "whitespace": shape.leading_or_trailing_whitespace}

@@ -4,11 +4,24 @@ Every run failing with ``Invalid signature`` (401) meant Inngest could not call 
 the production ``INNGEST_SIGNING_KEY`` carried a trailing newline. That never showed at the
 route (dispatch answered 202); it showed only here. The events API is read with the signing
 key as a bearer token; the key never appears in output, errors or artifacts.
+
+The API is read as it really answers (docs/platform-api.md §6.1):
+
+* the open-source server (Dev Server, self-hosted) caps ``limit`` at 51 (``cqrs.MaxEvents``)
+  and answers ``{data, metadata}`` with no cursor; its cursor is the ULID ``internal_id`` of the
+  last event read (``internal_id < cursor``). Inngest Cloud returns a cursor. Either way pages
+  are read until the window is covered: an empty page, events older than its start, or, without
+  a cursor, a page shorter than min(limit, 51) — a page of 51 when 100 were asked is the cap,
+  not the end, and is reported.
+* the open-source server hides internal ``inngest/*`` events from ``/v1/events`` (the REST
+  handler never sets ``IncludeInternalEvents``), so ``inngest/function.failed`` cannot be seen
+  there. Where the API cannot show them, the report says "not visible here", never "no failures".
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -23,9 +36,17 @@ from reversal.secrets import Redactor, describe
 
 FAILED_EVENT = "inngest/function.failed"
 INVALID_SIGNATURE = "invalid signature"
-PAGE_LIMIT = 100
-MAX_PAGES = 200
+PAGE_LIMIT = 100  # Inngest Cloud's documented maximum; the open-source server answers at most 51
+OSS_LIMIT = 51
+MAX_PAGES = 400
 RETRIES = 4
+CLOUD_HOST = re.compile(r"(^|\.)inngest\.com$")
+_ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+NOT_VISIBLE = (
+    "not visible here: this Inngest server (Dev Server or self-hosted) hides internal inngest/* "
+    "events from /v1/events, so function failures cannot be counted through its API; check its "
+    "dashboard's runs instead"
+)
 
 
 def _rfc3339(ms: int) -> str:
@@ -104,6 +125,10 @@ class InngestFailures:
     pages: int
     failures: list[Failure] = field(default_factory=list)
     sample_limit: int = 50
+    visible: bool = True  # whether this API can show inngest/function.failed at all
+    complete: bool = True  # whether the pages covered the whole window
+    requested_limit: int | None = None
+    server_limit: int | None = None  # a smaller page size the server answered with (capped)
 
     @property
     def invalid_signature_failures(self) -> int:
@@ -112,26 +137,45 @@ class InngestFailures:
     def to_json(self) -> dict[str, Any]:
         grouped = Counter(f.group for f in self.failures)
         invalid = Counter(f.group for f in self.failures if f.invalid_signature)
+        notes = []
+        if not self.visible:
+            notes.append(NOT_VISIBLE)
+        if self.server_limit is not None:
+            notes.append(f"the server capped limit at {self.server_limit} (asked {self.requested_limit}); "
+                         "all pages were read")
+        if not self.complete:
+            notes.append("incomplete: the server gave no cursor to page past the events read; "
+                         "the counts are a lower bound")
         return {
+            "failedEventsVisible": self.visible,
+            "complete": self.complete,
+            "requestedLimit": self.requested_limit,
+            "serverLimit": self.server_limit,
+            "notes": notes,
             "capturedAtUtc": utc_iso(self.captured_at_ms),
             "windowStartUtc": utc_iso(self.since_ms),
             "windowEndUtc": utc_iso(self.until_ms) if self.until_ms is not None else None,
             "pages": self.pages,
             "totalEventsFetched": self.total_events_fetched,
-            "functionFailedEvents": len(self.failures),
-            "invalidSignatureFailures": self.invalid_signature_failures,
+            "functionFailedEvents": len(self.failures) if self.visible else None,
+            "invalidSignatureFailures": self.invalid_signature_failures if self.visible else None,
             "groupedByFunctionAndEvent": dict(grouped.most_common()),
             "invalidSignatureByFunctionAndEvent": dict(invalid.most_common()),
             "sample": [dict(f.__dict__) for f in self.failures[: self.sample_limit]],
         }
 
 
-def _next_cursor(body: Mapping[str, Any]) -> str | None:
+def _server_cursor(body: Mapping[str, Any]) -> str | None:
     """The cursor sits at the top level in one variant of the response, in ``metadata`` in another."""
     cursor = body.get("cursor")
     if not cursor and isinstance(body.get("metadata"), Mapping):
         cursor = body["metadata"].get("cursor")
     return cursor if isinstance(cursor, str) and cursor else None
+
+
+def _ulid_of(event: Mapping[str, Any]) -> str | None:
+    value = event.get("internal_id")
+    return value if isinstance(value, str) and _ULID.fullmatch(value) else None
 
 
 class InngestClient:
@@ -147,10 +191,16 @@ class InngestClient:
         sleep: Callable[[float], None] = time.sleep,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
+        from reversal.platform.vercel import check_base_url
+
+        check_base_url(base_url, "REVERSAL_INNGEST_API (or inngest_api: in reversal.yaml)")
         self.key_shape = describe("INNGEST_SIGNING_KEY", signing_key)
         self._redact = Redactor([signing_key])
         self._sleep, self._clock_ms, self._page_limit = sleep, clock_ms, page_limit
+        self.cloud = bool(CLOUD_HOST.search(httpx.URL(base_url).host))
         self.pages = 0  # pages read by the last ``events`` iteration
+        self.complete = True  # whether the last ``events`` iteration covered its window
+        self.server_limit: int | None = None  # a capped page size seen by the last iteration
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             # The key is sent trimmed: a stray newline is a deploy-time bug this check reports
@@ -176,8 +226,10 @@ class InngestClient:
             except httpx.HTTPError as exc:
                 raise StepFailed(f"Inngest events API unreachable: {self._redact(str(exc))}") from None
             if response.status_code == 429 and attempt < RETRIES:
-                retry_after = response.headers.get("retry-after", "")
-                self._sleep(float(retry_after) if retry_after.isdigit() else 2.0 ** attempt)
+                from reversal.platform.vercel import retry_after_s
+
+                after = retry_after_s(response.headers.get("retry-after"), self._clock_ms())
+                self._sleep(after if after is not None else 2.0 ** attempt)
                 continue
             break
         if response.status_code in (401, 403):
@@ -203,21 +255,46 @@ class InngestClient:
         return body
 
     def events(self, name: str, since_ms: int, until_ms: int | None = None) -> Iterator[dict[str, Any]]:
-        """Events named ``name`` received in the window, newest first, across all pages."""
+        """Events named ``name`` received in the window, newest first, across all pages, until
+        the window is covered: an empty page, a page reaching back before ``since_ms``, no further
+        cursor, or (no cursor) a page shorter than min(limit, 51), the open-source server's cap."""
         params: dict[str, Any] = {"name": name, "received_after": _rfc3339(since_ms),
                                   "limit": self._page_limit}
         if until_ms is not None:
             params["received_before"] = _rfc3339(until_ms)
-        seen: set[str] = set()
+        seen_cursors: set[str] = set()
+        seen_ids: set[str] = set()
+        self.complete, self.server_limit = True, None
         for page in range(1, MAX_PAGES + 1):
             body = self._get(params)
             data = [e for e in body.get("data") or [] if isinstance(e, Mapping)]
             self.pages = page
-            yield from data
-            cursor = _next_cursor(body)
-            if cursor is None or cursor in seen or len(data) < self._page_limit:
+            if not data:
                 return
-            seen.add(cursor)
+            for event in data:
+                key = str(event.get("internal_id") or event.get("id") or "")
+                if key and key in seen_ids:
+                    continue
+                seen_ids.add(key)
+                yield dict(event)
+            oldest = _received_ms(data[-1])
+            if oldest is not None and oldest < since_ms:
+                return
+            cursor = _server_cursor(body)
+            if cursor is None:
+                # No cursor: the open-source server, whose pages hold min(limit, 51) events and
+                # which pages by the last ULID internal_id. Fewer than that: the last page.
+                if len(data) < min(self._page_limit, OSS_LIMIT):
+                    return
+                if len(data) < self._page_limit:
+                    self.server_limit = len(data)
+                cursor = _ulid_of(data[-1])
+                if cursor is None:
+                    self.complete = False
+                    return
+            if cursor in seen_cursors:
+                return
+            seen_cursors.add(cursor)
             params["cursor"] = cursor
         raise StepFailed(
             f"Inngest events API still had more pages after {MAX_PAGES} x {self._page_limit} events; "
@@ -240,4 +317,9 @@ class InngestClient:
             total_events_fetched=len(fetched),
             pages=self.pages,
             failures=failures,
+            # Cloud shows internal events; elsewhere only seeing one proves they are shown
+            visible=self.cloud or bool(failures),
+            complete=self.complete,
+            requested_limit=self._page_limit,
+            server_limit=self.server_limit,
         )

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     from reversal.config import Config
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-TERMINAL_STATES = frozenset({"READY", "ERROR", "CANCELED", "DELETED"})
+CHALLENGE_CODES = frozenset({"challenge_required", "challenge_required_email_otp", "user_auth_required"})
+"""403 codes asking for an interactive step-up login (CLI ``util/env/challenge-recovery.ts``):
+the token is valid, but an access token cannot answer the challenge."""
+TERMINAL_STATES = frozenset({"READY", "ERROR", "CANCELED", "DELETED", "BLOCKED"})
 INTENT_META_KEY = "reversalIntent"
 _MAX_LOG_PAGES = 100_000  # a server that never says hasMoreRows=false must not loop forever
 
@@ -47,14 +50,22 @@ class RetryBudgetExhausted(VercelError):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 5
+    """At most ``attempts`` sends and ``max_elapsed_s`` seconds per call (docs/configuration.md).
+
+    The defaults wait about 2, 4, 8, 16 and 20 s between six attempts (each halved at random):
+    25-50 s in all, so a Vercel hiccup of up to ~a minute is ridden out, as the docs promise,
+    and a retry never starts when its wait would cross the 60 s budget."""
+
+    attempts: int = 6
     max_elapsed_s: float = 60.0
-    base_delay_s: float = 0.5
-    max_delay_s: float = 10.0
+    base_delay_s: float = 2.0
+    max_delay_s: float = 20.0
 
     def backoff(self, failures: int, rand: Callable[[], float]) -> float:
-        """Exponential backoff with full jitter after ``failures`` consecutive failures."""
-        return rand() * min(self.max_delay_s, self.base_delay_s * 2 ** (failures - 1))
+        """Exponential backoff with equal jitter (half fixed, half random) after ``failures``
+        consecutive failures: never shorter than half the step, so the budget is really used."""
+        step = min(self.max_delay_s, self.base_delay_s * 2 ** (failures - 1))
+        return step / 2 + rand() * step / 2
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,8 @@ class Deployment:
     created_ms: int | None
     ready_ms: int | None
     meta: Mapping[str, str]
+    ready_substate: str | None = None  # STAGED / ROLLING / PROMOTED (has seen production traffic)
+    state_reason: str | None = None  # readyStateReason, e.g. why it is BLOCKED
 
 
 def parse_env(raw: Mapping[str, Any], *, decrypted: bool) -> EnvVar:
@@ -114,20 +127,91 @@ def parse_deployment(raw: Mapping[str, Any]) -> Deployment:
         created_ms=_ms(raw.get("createdAt", raw.get("created"))),
         ready_ms=_ms(raw.get("ready")),
         meta={str(k): str(v) for k, v in meta.items()} if isinstance(meta, Mapping) else {},
+        ready_substate=str(raw["readySubstate"]) if raw.get("readySubstate") else None,
+        state_reason=str(raw["readyStateReason"]) if raw.get("readyStateReason") else None,
     )
 
 
 def _error_fields(response: httpx.Response) -> tuple[str | None, str, Any]:
-    """``(error.code, error.message, error.limit)`` of a Vercel error body, tolerant of any body."""
+    """``(error.code, error.message, error.limit)`` of a Vercel error body, tolerant of any body.
+
+    Like the CLI (``util/response-error.ts``): ``error``, else ``err`` (some APIs answer that),
+    else the body itself."""
     try:
         body = response.json()
     except ValueError:
         return None, response.text[:200].strip(), None
-    error = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(body, Mapping):
+        return None, "", None
+    error = body.get("error") or body.get("err") or body
+    if isinstance(error, str):
+        return None, error, None
     if not isinstance(error, Mapping):
         return None, "", None
     code = error.get("code")
     return (str(code) if code is not None else None, str(error.get("message") or ""), error.get("limit"))
+
+
+def retry_after_s(header: str | None, now_ms: int) -> float | None:
+    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP-date (RFC 9110 §10.2.3), like
+    the CLI's ``parseRetryAfterHeaderAsMillis``; a date in the past means now; None if absent or
+    unparsable."""
+    if header is None or not header.strip():
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(header.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now_ms / 1000)
+
+
+def _url_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable http(s) base URL, or None."""
+    from urllib.parse import urlsplit
+
+    if value != value.strip() or any(c.isspace() for c in value):
+        return "it contains whitespace"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises on a bad port
+    except ValueError as exc:
+        return f"it cannot be parsed ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return "it has no http:// or https:// scheme"
+    if not parts.hostname:
+        return "it has no host"
+    return None
+
+
+def check_base_url(value: str, variable: str) -> str:
+    """``value`` if it is an http(s) URL; else ``InputError`` naming where it is set (exit 2)."""
+    problem = _url_problem(value)
+    if problem:
+        raise InputError(
+            f"{variable} is not a valid base URL: {problem}; expected e.g. https://api.vercel.com "
+            "(scheme, host, optional port and path)."
+        )
+    return value
+
+
+def check_token(token: str) -> None:
+    """A token with whitespace (a trailing newline from a file, a pasted space) is refused before
+    any call, so it cannot look like an outage; its value is never shown."""
+    if any(c.isspace() for c in token):
+        where = ("leading or trailing whitespace" if token != token.strip()
+                 else "whitespace inside it")
+        raise InputError(
+            f"VERCEL_TOKEN has {where} ({len(token)} characters including it); export it without "
+            "the newline or spaces (e.g. export VERCEL_TOKEN=\"$(tr -d '[:space:]' < token-file)\")."
+        )
 
 
 class VercelClient:
@@ -176,6 +260,10 @@ class VercelClient:
                            "or .vercel/project.json 'orgId' as 'vercel link' writes it)")
         if missing:
             raise InputError("Cannot talk to Vercel: missing " + "; ".join(missing) + ".")
+        check_token(config.token)  # type: ignore[arg-type]
+        check_base_url(config.vercel_api, "REVERSAL_VERCEL_API (or vercel_api: in reversal.yaml)")
+        check_base_url(config.vercel_logs_api,
+                       "REVERSAL_VERCEL_LOGS_API (or vercel_logs_api: in reversal.yaml)")
         org = config.org_id or ""
         team = config.team_id or (org if org.startswith("team_") else None)
         kw.setdefault("api_base", config.vercel_api)
@@ -201,12 +289,9 @@ class VercelClient:
 
     def _wait_for(self, response: httpx.Response, failures: int) -> float:
         """Seconds to wait before retrying: ``Retry-After``, else the body's limit reset, else backoff."""
-        header = response.headers.get("retry-after")
-        if header is not None:
-            try:
-                return max(0.0, float(header))
-            except ValueError:
-                pass
+        after = retry_after_s(response.headers.get("retry-after"), self._wall_ms())
+        if after is not None:
+            return after
         if response.status_code == 429:
             _, _, limit = _error_fields(response)
             if isinstance(limit, Mapping):
@@ -220,7 +305,13 @@ class VercelClient:
     def _fail(self, what: str, response: httpx.Response) -> VercelError:
         code, message, _ = _error_fields(response)
         status = response.status_code
-        if status in (401, 403):
+        if status == 403 and code in CHALLENGE_CODES:
+            hint = ("Vercel asks for a fresh interactive authentication (a step-up challenge, "
+                    "required for sensitive environment variables) — the token is not invalid, "
+                    "but an access token cannot answer the challenge. Do this step with "
+                    "'vercel env' after 'vercel login' in a terminal, or use a pulled env file "
+                    "(REVERSAL_ENV_FILE) for values that cannot be read back")
+        elif status in (401, 403):
             hint = ("the token is invalid or expired, or has no access to "
                     + (f"team {self.team_id}" if self.team_id else "this project")
                     + " (check VERCEL_TOKEN and VERCEL_ORG_ID/VERCEL_TEAM_ID)")
@@ -320,10 +411,11 @@ class VercelClient:
         return parse_env(body, decrypted=True)
 
     def find_env(self, key: str, target: str = "production", *, decrypt: bool = True) -> EnvVar | None:
-        """The var ``key`` that applies to ``target`` (decrypted by default), or None."""
+        """The var ``key`` that applies to ``target`` (decrypted by default), or None. A sensitive
+        var is returned as listed: it cannot be decrypted, and asking may only draw a challenge."""
         for env in self.list_env():
             if env.key == key and target in env.target:
-                return self.get_env(env.id) if decrypt else env
+                return self.get_env(env.id) if decrypt and env.type != "sensitive" else env
         return None
 
     def create_env(
@@ -362,10 +454,18 @@ class VercelClient:
             raise VercelError(f"Vercel env create {key}: the response names no created variable.")
         return parse_env(created, decrypted=False)
 
-    def edit_env(self, env_id: str, value: str) -> EnvVar:
-        body = self._send("PATCH", self._api(f"/v9/projects/{self.project_id}/env/{env_id}"),
-                          f"env edit {env_id}", body={"value": value})
-        return parse_env(body, decrypted=False)
+    def edit_env(self, env_id: str, value: str | None = None, *,
+                 target: tuple[str, ...] | None = None) -> EnvVar:
+        """PATCH only what is given: a value, or the targets (detaching production from a
+        shared record sends ``target`` alone, so the value of a sensitive var is untouched)."""
+        body: dict[str, Any] = {}
+        if value is not None:
+            body["value"] = value
+        if target is not None:
+            body["target"] = list(target)
+        reply = self._send("PATCH", self._api(f"/v9/projects/{self.project_id}/env/{env_id}"),
+                           f"env edit {env_id}", body=body)
+        return parse_env(reply, decrypted=False)
 
     # -- deployments -------------------------------------------------------------------------
 
@@ -387,6 +487,27 @@ class VercelClient:
         if meta:
             found = [d for d in found if all(d.meta.get(k) == v for k, v in meta.items())]
         return sorted(found, key=lambda d: d.created_ms or 0, reverse=True)
+
+    def production_deployment_id(self) -> str | None:
+        """The deployment serving production, as Vercel defines it: the project's
+        ``targets.production`` (getProject, ``GET /v9/projects/{id}``), else what the CLI asks
+        (``GET /projects/{id}/production-deployment``, undocumented; ``vercel logs``). None when
+        neither endpoint knows (404): the caller falls back to the deployments list."""
+        for path, what in ((f"/v9/projects/{self.project_id}", "project get"),
+                           (f"/projects/{self.project_id}/production-deployment", "production deployment")):
+            try:
+                body = self._send("GET", self._api(path), what)
+            except VercelError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            if not isinstance(body, Mapping):
+                continue
+            found = ((body.get("targets") or {}).get("production") if "targets" in body
+                     else body.get("deployment"))
+            if isinstance(found, Mapping) and found.get("id"):
+                return str(found["id"])
+        return None
 
     def get_deployment(self, id_or_url: str) -> Deployment:
         return parse_deployment(

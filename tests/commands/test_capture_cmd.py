@@ -119,3 +119,18 @@ def test_capture_then_attribute_gives_the_matrix_of_the_served_rows(fake, tmp_pa
         expected[(route, status)] += max(1, len(row["logs"]))
     assert _route_status_counts(json.loads(out)) == dict(expected)
     assert LOGS  # served through the overridable logs base URL
+
+
+def test_capture_from_a_drain_file_needs_no_api_and_api_refuses_a_file(fake, tmp_path, capsys):
+    drain = tmp_path / "drain.ndjson"
+    drain.write_text("".join(json.dumps({
+        "timestamp": T0 + i * 1000, "path": "/api/webhooks/email", "statusCode": 500, "requestId": f"r{i}",
+        "message": "boom", "source": "lambda", "host": "zrg.vercel.app"}) + "\n" for i in range(5)))
+    code, out, err = run(capsys, "capture", "--since", SINCE, "--until", UNTIL, "--source", "drain",
+                         "--file", str(drain), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["source"], doc["rows"], doc["requests"], doc["input"]) == ("log-drain", 5, 5, "drain.ndjson")
+    assert not any(r.url.path.endswith("request-logs") for r in fake.requests)
+    code, _, err = run(capsys, "capture", "--since", SINCE, "--until", UNTIL, "--file", str(drain))
+    assert code == 2 and "--file is read with --source export or --source drain" in err

@@ -4,6 +4,7 @@ import pytest
 import respx
 
 from reversal.commands.env import audit
+from reversal.platform.flags import EnvFacts
 from reversal.playbooks import load_playbooks
 from tests.commands.helpers import run, vercel_env
 from tests.platform.fakes import FakeVercel
@@ -50,9 +51,35 @@ def test_audit_absent_secret_fails_and_must_be_off_absent_or_false_passes(books)
     assert _by_key(audit({}, books, ()))["BACKGROUND_JOBS_INLINE_EMERGENCY_FALLBACK"].ok
 
 
-def test_audit_unreadable_sensitive_var_cannot_pass(books):
+def test_audit_unreadable_sensitive_var_is_reported_never_a_failure(books):
     [check] = audit({}, books, ("CRON_SECRET",), keys=["CRON_SECRET"], unreadable={"CRON_SECRET"})
-    assert check.present and not check.ok and "sensitive" in check.reason
+    assert check.present and check.ok and "cannot be read back" in check.reason
+    facts = {"CRON_SECRET": EnvFacts("sensitive", ("production", "preview"), False,
+                                     {"origin": ".env.production", "length": 65, "whitespace": True}),
+             "CRON_RESPONSE_TIMING_USE_INNGEST": EnvFacts("sensitive", ("production",), False)}
+    secret, flag = audit({}, books, ("CRON_SECRET",), keys=list(facts), unreadable=facts)
+    assert not secret.ok and secret.whitespace and secret.length == 65  # the local copy is checked
+    assert "sensitive, targets production, preview" in secret.reason and ".env.production" in secret.reason
+    doc = secret.as_json()
+    assert doc["type"] == "sensitive" and doc["targets"] == ["production", "preview"]
+    assert flag.ok and flag.state == "unknown" and "verified by the probe" in flag.reason
+
+
+def test_env_audit_command_checks_the_local_copy_of_sensitive_secrets(fake, tmp_path, capsys, monkeypatch):
+    for key in ("CRON_SECRET", "INNGEST_SIGNING_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    (tmp_path / ".env.production").write_text(f'CRON_SECRET="{CRON}"\nINNGEST_SIGNING_KEY="{SIGNING}\\n"\n')
+    monkeypatch.setenv("REVERSAL_ENV_FILE", ".env.production")
+    fake.add_env("CRON_SECRET", CRON, target=("production", "preview"), type="sensitive")
+    fake.add_env("INNGEST_SIGNING_KEY", SIGNING + "\n", type="sensitive")
+    code, out, _ = run(capsys, "env", "audit", "CRON_SECRET", "INNGEST_SIGNING_KEY", "--json")
+    doc = json.loads(out)
+    cron, signing = doc["checks"]
+    assert code == 1 and cron["ok"] and not signing["ok"]
+    assert (cron["type"], cron["targets"], cron["readable"], cron["length"]) == (
+        "sensitive", ["production", "preview"], False, 64)
+    assert signing["localCopy"]["whitespace"] and "leading or trailing whitespace" in signing["reason"]
+    assert SIGNING not in out and CRON not in out
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def _write(tmp_path: Path, name: str, text: str | bytes) -> Path:
 
 def test_formats_are_detected_from_content():
     assert detect_format(EXPORT) == "export"
-    assert {detect_format(p) for p in CLI_LOGS} == {"ndjson"}
+    assert {detect_format(p) for p in CLI_LOGS} == {"runtime-logs"}
 
 
 def test_export_records_match_a_plain_json_reading():
@@ -129,7 +129,18 @@ def test_export_range_reads_only_its_rows(tmp_path):
         (b'{"requestPath":"/a","timestampInMs":1}\n{"requestPath":"/a","timestampInMs":1.5}\n',
          r"line 2 \(byte offset 39\): field 'timestampInMs' must be an integer"),
         (b'{"requestPath":"/a","level":"info"}\n', r"line 1 \(byte offset 0\): Object missing required "
-                                               r"field `timestampInMs`"),
+                                               r"field `timestamp`; every row needs timestamp and "
+                                               r"requestPath"),
+        (b'{"timestampInMs":1,"level":"info"}\n', r"line 1 \(byte offset 0\): Object missing required "
+                                                 r"field `requestPath`"),
+        (b'{"type":"deployment_error","message":"Logs are unavailable because deployment dpl_1 never '
+         b'reached READY and ended in ERROR."}\n',
+         r"line 1 \(byte offset 0\): `vercel logs` reported a deployment error instead of logs: Logs are "
+         r"unavailable because deployment dpl_1 never reached READY"),
+        (b'[{"timestamp":"soon","path":"/a"}]',
+         r"row 1 of the array: field 'timestamp' must be an integer epoch-milliseconds timestamp"),
+        (b'{"timestamp":1,"path":"/a","statusCode":"x"}\n',
+         r"line 1 \(byte offset 0\): field 'statusCode' must be an integer status"),
         (b'{"rows":[{"requestPath":"/a"}],"hasMoreRows":false}\n',
          r"line 1, row 1: request-logs row has no parseable 'timestamp'"),
     ],

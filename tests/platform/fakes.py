@@ -75,6 +75,10 @@ class FakeVercel:
     deploy_states: tuple[str, ...] = ("QUEUED", "BUILDING", "READY")
     log_rows: list[dict[str, Any]] = field(default_factory=list)
     page_size: int = 50
+    enforce_sensitive: bool = False  # the team enforces sensitive: new vars become sensitive
+    production_id: str | None = None  # the project's production deployment (targets.production)
+    project_endpoint: str = "v9"  # which names it: "v9" getProject, "cli" production-deployment, "none"
+    new_substate: str | None = "PROMOTED"  # readySubstate a new deployment gets once READY
     requests: list[httpx.Request] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _polls: dict[str, int] = field(default_factory=dict)
@@ -92,6 +96,8 @@ class FakeVercel:
             side_effect=self._get_deployment)
         r.post(f"{API}/v13/deployments", name="create_deployment").mock(side_effect=self._create_deployment)
         r.get(f"{LOGS}/api/logs/request-logs", name="request_logs").mock(side_effect=self._request_logs)
+        r.get(f"{API}/v9/projects/{PROJECT}").mock(side_effect=self._get_project)
+        r.get(f"{API}/projects/{PROJECT}/production-deployment").mock(side_effect=self._production)
 
     # -- seeding -------------------------------------------------------------------------------
 
@@ -103,16 +109,22 @@ class FakeVercel:
         return env_id
 
     def add_deployment(self, state: str = "READY", created: int = 1_771_000_000_000,
-                       target: str | None = "production", meta: dict | None = None) -> str:
+                       target: str | None = "production", meta: dict | None = None,
+                       substate: str | None = None, live: bool = False) -> str:
+        """``live``: the project's production deployment (as after a promote or a rollback)."""
         dep_id = f"dpl_{next(self._ids)}"
         self.deployments[dep_id] = {"uid": dep_id, "id": dep_id, "name": "zrg-dashboard",
                                     "url": f"zrg-{dep_id}.vercel.app", "created": created,
                                     "createdAt": created, "ready": created + 60_000, "state": state,
-                                    "readyState": state, "target": target, "meta": meta or {}}
+                                    "readyState": state, "target": target, "meta": meta or {},
+                                    "readySubstate": substate}
+        if live:
+            self.production_id = dep_id
         return dep_id
 
-    def value(self, key: str) -> str | None:
-        return next((e["value"] for e in self.envs.values() if e["key"] == key), None)
+    def value(self, key: str, target: str = "production") -> str | None:
+        return next((e["value"] for e in self.envs.values() if e["key"] == key and target in e["target"]),
+                    None)
 
     # -- handlers ------------------------------------------------------------------------------
 
@@ -124,7 +136,8 @@ class FakeVercel:
     def _list_env(self, request: httpx.Request) -> httpx.Response:
         self._seen(request)
         decrypt = request.url.params.get("decrypt") == "true"
-        envs = [{**e, "value": e["value"] if decrypt else "enc:blob", "decrypted": decrypt}
+        envs = [{**self._view(e), **({"value": e["value"] if decrypt else "enc:blob"}
+                                      if e["type"] != "sensitive" else {}), "decrypted": decrypt}
                 for e in self.envs.values()]
         return httpx.Response(200, json={"envs": envs})
 
@@ -132,25 +145,38 @@ class FakeVercel:
         self._seen(request)
         if env_id not in self.envs:
             return error(404, "not_found", f"Could not find the env: {env_id}")
-        return httpx.Response(200, json={**self.envs[env_id], "decrypted": True})
+        return httpx.Response(200, json={**self._view(self.envs[env_id]),
+                                         "decrypted": self.envs[env_id]["type"] != "sensitive"})
 
     def _create_env(self, request: httpx.Request) -> httpx.Response:
         self._seen(request)
         assert request.url.params.get("upsert") == "true"
         body = json.loads(request.content)
-        existing = next((e for e in self.envs.values() if e["key"] == body["key"]), None)
+        existing = next((e for e in self.envs.values() if e["key"] == body["key"]
+                         and set(e["target"]) & set(body["target"])), None)
+        kind = "sensitive" if self.enforce_sensitive else body["type"]
         if existing:
             existing["value"] = body["value"]
             created = existing
         else:
-            created = self.envs[self.add_env(body["key"], body["value"], tuple(body["target"]),
-                                             body["type"])]
-        return httpx.Response(201, json={"created": {**created, "value": "enc:blob"}, "failed": []})
+            created = self.envs[self.add_env(body["key"], body["value"], tuple(body["target"]), kind)]
+        return httpx.Response(201, json={"created": {**self._view(created), "value": "enc:blob"},
+                                         "failed": []})
 
     def _edit_env(self, request: httpx.Request, env_id: str) -> httpx.Response:
         self._seen(request)
-        self.envs[env_id]["value"] = json.loads(request.content)["value"]
-        return httpx.Response(200, json={**self.envs[env_id], "value": "enc:blob", "decrypted": False})
+        body = json.loads(request.content)
+        if "target" in body:
+            self.envs[env_id]["target"] = list(body["target"])
+        if "value" in body:
+            self.envs[env_id]["value"] = body["value"]
+        return httpx.Response(200, json={**self._view(self.envs[env_id]), "value": "enc:blob",
+                                         "decrypted": False})
+
+    @staticmethod
+    def _view(env: dict[str, Any]) -> dict[str, Any]:
+        """A sensitive value is never returned, decrypted or not (CLI 51.8+ default)."""
+        return {k: v for k, v in env.items() if not (k == "value" and env["type"] == "sensitive")}
 
     def _list_deployments(self, request: httpx.Request) -> httpx.Response:
         self._seen(request)
@@ -173,6 +199,10 @@ class FakeVercel:
             step = min(self._polls[dep_id], len(self.deploy_states) - 1)
             d["state"] = d["readyState"] = self.deploy_states[step]
             self._polls[dep_id] += 1
+            if d["state"] == "READY" and d["readySubstate"] is None:
+                d["readySubstate"] = self.new_substate
+                if self.new_substate == "PROMOTED":
+                    self.production_id = dep_id
         body = {k: v for k, v in d.items() if k not in ("uid", "state", "created")}
         body["ready"] = d["ready"] if d["readyState"] == "READY" else None
         return httpx.Response(200, json=body)
@@ -187,6 +217,20 @@ class FakeVercel:
         self._polls[dep_id] = 0
         d = self.deployments[dep_id]
         return httpx.Response(200, json={k: v for k, v in d.items() if k not in ("uid", "state")})
+
+    def _get_project(self, request: httpx.Request) -> httpx.Response:
+        self._seen(request)
+        if self.project_endpoint != "v9":
+            return error(404, "not_found", "Project not found")
+        targets = {"production": {"id": self.production_id}} if self.production_id else {}
+        return httpx.Response(200, json={"id": PROJECT, "name": "zrg-dashboard", "targets": targets})
+
+    def _production(self, request: httpx.Request) -> httpx.Response:
+        self._seen(request)
+        if self.project_endpoint != "cli" or not self.production_id:
+            return error(404, "not_found", "No production deployment")
+        d = self.deployments[self.production_id]
+        return httpx.Response(200, json={"deployment": {"id": d["id"], "url": d["url"]}})
 
     def _request_logs(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)

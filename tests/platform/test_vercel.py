@@ -186,7 +186,80 @@ def test_retry_budget_exhausted_by_time_before_sleeping(router):
 def test_retry_jitter_stays_within_cap():
     policy = RetryPolicy(base_delay_s=0.5, max_delay_s=10)
     assert policy.backoff(10, lambda: 1.0) == 10
-    assert policy.backoff(3, lambda: 0.25) == 0.5
+    assert policy.backoff(3, lambda: 0.0) == 1.0  # never below half the step
+    assert policy.backoff(3, lambda: 0.5) == 1.5
+
+
+@pytest.mark.parametrize("jitter", [0.0, 1.0])
+def test_default_budget_really_rides_out_about_a_minute(router, jitter):
+    """docs/configuration.md: up to 6 attempts within 60 s, waits ~2, 4, 8, 16, 20 s (halved at random)."""
+    route = router.get(f"{API}/v13/deployments/dpl_1").mock(return_value=error(503, "unavailable"))
+    time = FakeTime()
+    client = VercelClient(TOKEN, PROJECT, team_id=TEAM, api_base=API, sleep=time.sleep,
+                          monotonic=time.monotonic, jitter=lambda: jitter)
+    with pytest.raises(RetryBudgetExhausted, match=r"after 6 attempt\(s\).*\(6 attempts, 60s\)"):
+        client.get_deployment("dpl_1")
+    assert route.call_count == 6
+    assert time.slept == ([1.0, 2.0, 4.0, 8.0, 10.0] if jitter == 0 else [2.0, 4.0, 8.0, 16.0, 20.0])
+    assert 25 <= sum(time.slept) <= 60
+
+
+def test_429_retry_after_as_http_date(router):
+    # make_client's wall clock is 1_000_000 ms = Thu, 01 Jan 1970 00:16:40 GMT
+    route = router.get(f"{API}/v13/deployments/dpl_1").mock(side_effect=[
+        error(429, "rate_limited", "slow down", **{"Retry-After": "Thu, 01 Jan 1970 00:16:52 GMT"}),
+        error(503, "unavailable", **{"Retry-After": "Wed, 31 Dec 1969 23:00:00 GMT"}),  # past: now
+        httpx.Response(200, json={"id": "dpl_1", "readyState": "READY"}),
+    ])
+    time = FakeTime()
+    assert make_client(time).get_deployment("dpl_1").state == "READY"
+    assert time.slept == [12.0, 0.0] and route.call_count == 3
+
+
+def test_unparsable_retry_after_falls_back_to_backoff(router):
+    router.get(f"{API}/v13/deployments/dpl_1").mock(side_effect=[
+        error(503, "unavailable", **{"Retry-After": "soon-ish"}),
+        httpx.Response(200, json={"id": "dpl_1", "readyState": "READY"})])
+    time = FakeTime()
+    make_client(time).get_deployment("dpl_1")
+    assert time.slept == [0.5]
+
+
+@pytest.mark.parametrize("body", [
+    {"err": {"code": "bad_request", "message": "Invalid request: `target` should be array"}},
+    {"error": {"code": "bad_request", "message": "Invalid request: `target` should be array"}},
+    {"code": "bad_request", "message": "Invalid request: `target` should be array"},
+])
+def test_err_shaped_and_bare_error_bodies_are_read_like_the_cli(router, body):
+    router.get(f"{API}/v13/deployments/dpl_1").respond(400, json=body)
+    with pytest.raises(VercelError, match=r"HTTP 400 bad_request: Invalid request: `target` should be array"):
+        make_client().get_deployment("dpl_1")
+
+
+def test_403_challenge_required_is_named_not_called_an_invalid_token(router):
+    router.get(f"{API}/v1/projects/{PROJECT}/env/e1").respond(403, json={"error": {
+        "code": "challenge_required", "message": "Additional authentication required"}})
+    with pytest.raises(VercelError) as info:
+        make_client().get_env("e1")
+    text = str(info.value)
+    assert info.value.code == "challenge_required" and "challenge_required" in text
+    assert "step-up" in text and "not invalid" in text and "invalid or expired" not in text
+
+
+@pytest.mark.parametrize(("environ", "named"), [
+    ({"VERCEL_TOKEN": TOKEN + "\n"}, "VERCEL_TOKEN has leading or trailing whitespace"),
+    ({"VERCEL_TOKEN": "tok abc"}, "VERCEL_TOKEN has whitespace inside it"),
+    ({"REVERSAL_VERCEL_API": "api.vercel.com"}, "REVERSAL_VERCEL_API .* no http:// or https:// scheme"),
+    ({"REVERSAL_VERCEL_API": "http://[::1"}, "REVERSAL_VERCEL_API .* cannot be parsed"),
+    ({"REVERSAL_VERCEL_LOGS_API": "https://vercel.com:99999"}, "REVERSAL_VERCEL_LOGS_API .* cannot be"),
+    ({"REVERSAL_VERCEL_API": "https:///v1"}, "REVERSAL_VERCEL_API .* no host"),
+])
+def test_invalid_configuration_is_an_input_error_before_any_call(tmp_path, router, environ, named):
+    base = {"VERCEL_TOKEN": TOKEN, "VERCEL_PROJECT_ID": PROJECT, "VERCEL_ORG_ID": TEAM}
+    with pytest.raises(InputError, match=named) as info:
+        VercelClient.from_config(load_config(environ={**base, **environ}, cwd=tmp_path))
+    assert TOKEN not in str(info.value) and "tok abc" not in str(info.value)
+    assert not router.calls
 
 
 def test_401_names_the_token_problem_without_the_token(router):
