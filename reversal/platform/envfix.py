@@ -29,7 +29,8 @@ class Fix:
 
 
 def _manual_steps(key: str, environment: str) -> str:
-    return (f"{key} is sensitive, so its value cannot be read and trimmed here. Re-enter it without "
+    return (f"{key} is sensitive, so its value cannot be read and trimmed here, and its local copy "
+            "carries surrounding whitespace. Fix the local copy, and re-enter it in Vercel without "
             f"the whitespace: `vercel env rm {key} {environment} --yes`, then "
             f"`printf '%s' \"$VALUE\" | vercel env add {key} {environment} --sensitive` "
             "(printf adds no newline; `echo` would), then run 'reversal env fix' again to redeploy "
@@ -43,11 +44,11 @@ def plan_fixes(checks: Iterable[AuditCheck], environment: str) -> list[Fix]:
     for check in checks:
         if check.ok:
             continue
-        if check.reason == WHITESPACE_REASON:
+        if check.type is not None and check.whitespace:  # sensitive: only its local copy was seen
+            fixes.append(Fix(check.key, check.kind, "manual", _manual_steps(check.key, environment)))
+        elif check.reason == WHITESPACE_REASON:
             fixes.append(Fix(check.key, check.kind, "trim",
                              f"trim surrounding whitespace ({check.length} characters now)"))
-        elif check.present and check.length == 0 and "sensitive" in check.reason:
-            fixes.append(Fix(check.key, check.kind, "manual", _manual_steps(check.key, environment)))
         else:
             fixes.append(Fix(check.key, check.kind, "none",
                              f"not a whitespace taint ({check.reason}); fix it in Vercel by hand"))
