@@ -10,6 +10,7 @@ in log space (``math.lgamma``) so thousands of events neither overflow nor under
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 
 def _log_pmf(k: int, n: int, p: float) -> float:
@@ -80,3 +81,75 @@ def min_achievable_p(k_base: int, exposure_ratio: float) -> float:
     if exposure_ratio <= 0:
         raise ValueError(f"exposure ratio must be positive (got {exposure_ratio})")
     return p_value_drop(k_base, 1.0, 0, exposure_ratio)
+
+
+def hypergeom_cdf(k: int, total: int, marked: int, drawn: int) -> float:
+    """P(X <= k) for X ~ Hypergeometric: ``drawn`` items out of ``total`` of which ``marked``
+    are marked; summed in log space like ``binom_cdf``."""
+    if not 0 <= marked <= total or not 0 <= drawn <= total:
+        raise ValueError(f"hypergeometric needs 0 <= marked, drawn <= total (got {total}, {marked}, {drawn})")
+    low, high = max(0, drawn - (total - marked)), min(drawn, marked)
+    if k < low:
+        return 0.0
+    if k >= high:
+        return 1.0
+
+    def log_comb(n: int, r: int) -> float:
+        return math.lgamma(n + 1) - math.lgamma(r + 1) - math.lgamma(n - r + 1)
+
+    base = log_comb(total, drawn)
+    terms = [log_comb(marked, i) + log_comb(total - marked, drawn - i) - base for i in range(low, k + 1)]
+    return min(1.0, math.exp(_log_sum_exp(terms)))
+
+
+def p_value_drop_vs_controls(base: int, post: int, control_base: int, control_post: int) -> float:
+    """One-sided p-value for "the target's post/baseline ratio is below the controls'"
+    (difference-in-differences on counts over the same two windows).
+
+    Under H0 the target and the pooled controls change by the same factor, so given every
+    margin of the 2x2 table the target's post count is hypergeometric (Fisher's exact test):
+    the windows' lengths cancel out. No control signal at all gives p = 1.
+    """
+    total = base + post + control_base + control_post
+    return hypergeom_cdf(post, total, post + control_post, base + post)
+
+
+def pearson_dispersion(windows: Sequence[Sequence[int]], block: int) -> tuple[float, int]:
+    """Pearson chi-square and degrees of freedom of ``block``-minute sums, each window's blocks
+    around that window's own mean (a real drop between windows is not dispersion)."""
+    chi2, df = 0.0, 0
+    for counts in windows:
+        sums = [sum(counts[i:i + block]) for i in range(0, len(counts) - block + 1, block)]
+        mean = sum(sums) / len(sums) if sums else 0
+        if len(sums) < 2 or mean == 0:
+            continue
+        chi2 += math.fsum((s - mean) ** 2 for s in sums) / mean
+        df += len(sums) - 1
+    return chi2, df
+
+
+BLOCKS = (1, 2, 3, 5)  # minutes per block: bursts last minutes, so one minute is not one event
+MIN_DF = 4  # fewer degrees of freedom estimate nothing
+
+
+def dispersion(windows: Sequence[Sequence[int]]) -> tuple[float, int]:
+    """Quasi-Poisson dispersion of per-minute counts: the largest Pearson chi2/df over block
+    sizes of ``BLOCKS`` minutes (never below 1), and the block size that gave it.
+
+    A Poisson process gives about 1 at every block size; failures that arrive together (one
+    burst in one minute, an incident over several) inflate it. Dividing counts by it turns them
+    into the number of independent events they are worth.
+    """
+    best, best_block = 1.0, 1
+    for block in BLOCKS:
+        chi2, df = pearson_dispersion(windows, block)
+        if df >= MIN_DF and chi2 / df > best:
+            best, best_block = chi2 / df, block
+    return best, best_block
+
+
+def deflate(count: int, phi: float, *, up: bool = False) -> int:
+    """``count / phi`` as whole independent events, rounded down (``up``: rounded up), so the
+    exact tests on deflated counts stay conservative in the direction that matters."""
+    value = count / phi
+    return math.ceil(value - 1e-9) if up else math.floor(value + 1e-9)

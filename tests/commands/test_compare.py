@@ -67,7 +67,7 @@ def test_clear_drop_passes_exit_0_with_meta_spans(project, capsys):
     assert code == 0, err
     doc = json.loads(out)
     assert doc["verdict"] == "PASS" and doc["exit_code"] == 0
-    assert set(reasons(doc)) == {"drop_ok", "significant", "no_burst"}
+    assert set(reasons(doc)) == {"drop_ok", "significant", "no_burst", "no_controls", "no_pre_trend"}
     assert doc["unit"] == "rows"  # runtime-log lines carry no request id
     assert doc["target_failures"]["baseline"]["events"] == 60
     assert doc["target_failures"]["post"]["events"] == 1
@@ -87,7 +87,7 @@ def test_no_change_fails_exit_1_text_names_the_reason(project, capsys):
 
 
 def test_three_to_zero_is_inconclusive_exit_3_markdown(project, capsys):
-    base = window(project / "base.jsonl", [1, 0, 0, 1, 0, 0, 1] + [0] * 23, T0)
+    base = window(project / "base.jsonl", ([1] + [0] * 9) * 3, T0)
     post = window(project / "post.jsonl", [0] * 30, POST)
     code, out, _ = invoke(capsys, base, post, "--route", ROUTE, "--format", "md")
     assert code == 3
@@ -134,7 +134,7 @@ def test_playbook_file_gate_and_flag_overrides(project, capsys):
 
 
 def test_capture_style_meta_name_and_span_from_records(project, capsys):
-    base = window(project / "baseline-response-timing-logs-2026-02-18T03-00-00Z.jsonl", [2] * 30, T0,
+    base = window(project / "baseline-response-timing-logs-2026-02-18T03-00-00Z.jsonl", [1] * 60, T0,
                   meta=False)
     (project / "baseline-response-timing-meta-2026-02-18T03-00-00Z.json").write_text(
         json.dumps({"window": {"since_ms": T0, "until_ms": T0 + 60 * MIN}}))
