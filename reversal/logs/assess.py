@@ -4,13 +4,17 @@ target and of its control routes in the two windows, and the windows' lengths.
 Real failures arrive in bursts and incidents end on their own, so the exact Poisson test alone
 is overconfident. On top of the drop and the exact test this module
 
-- deflates counts by their dispersion (quasi-Poisson over 1-5 minute blocks), so a burst of
-  hundreds of rows in a few minutes weighs as the few independent events it is;
+- also tests the drop on blocks of minutes (an exact rank test on 5-minute block sums), whose
+  p-value the gate takes when larger: a burst of hundreds of rows in a few minutes is a block
+  or two, never hundreds of independent events; it reports the dispersion (quasi-Poisson
+  chi2/df over 1-5 minute blocks) and the effective number of independent minutes;
 - compares the target with control routes the slice does not touch over the same windows
-  (difference-in-differences, Fisher's exact test): a drop shared by the whole app is not
-  credited to the flag; with no usable control it says so and the burst-robust test on the
-  target alone decides;
-- refuses a baseline that was already collapsing (its last third against its first two).
+  (difference-in-differences: Fisher's exact test on the counts and a rank test on the
+  target's share of each block, the larger p-value): a drop shared by the whole app is not
+  credited to the flag; with no usable control it says so and the test on the target alone
+  decides;
+- refuses a baseline that was already collapsing (its last third against its first two,
+  counts deflated by their dispersion).
 
 Pure (no records, no clock), so a fixed-window gate and a sequential one can share it.
 """
@@ -21,11 +25,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reversal.logs.stats import deflate, dispersion, p_value_drop, p_value_drop_vs_controls
+from reversal.logs.stats import (
+    blocks,
+    deflate,
+    dispersion,
+    p_value_drop,
+    p_value_drop_vs_controls,
+    rank_test_lower,
+)
 
 Outcome = Literal["ok", "fail", "inconclusive", "note"]
 
-MIN_CONTROL_EVENTS = 5  # pooled control events (deflated) in the baseline to make a usable control
+MIN_CONTROL_EVENTS = 5  # pooled control events in the baseline to make a usable control
+BLOCK_MINUTES = 5  # the units of the block tests ...
+MIN_BLOCKS = 6  # ... made shorter when a window would have fewer blocks than this,
+MAX_BLOCKS = 12  # ... and longer when it would have more (the exact rank test stays instant)
 PRE_TREND_DROP = 0.5  # a baseline whose last third fell this much (and significantly) is collapsing
 
 
@@ -111,11 +125,13 @@ class Controls:
     drop: float | None  # pooled controls' relative drop of the rate
     adjusted_drop: float | None  # 1 - target ratio / controls ratio
     p_value: float | None  # target fell more than the controls (None when not usable)
+    p_value_own_drop: float | None  # the controls' own drop (None without enough signal)
 
     def to_json(self) -> dict[str, Any]:
         return {"routes": [c.to_json() for c in self.routes], "usable": self.usable,
                 "dispersion": self.dispersion.to_json() if self.dispersion else None,
-                "drop": self.drop, "adjusted_drop": self.adjusted_drop, "p_value": self.p_value}
+                "drop": self.drop, "adjusted_drop": self.adjusted_drop, "p_value": self.p_value,
+                "p_value_own_drop": self.p_value_own_drop}
 
 
 @dataclass(frozen=True)
@@ -134,18 +150,6 @@ class PreTrend:
         return {"first_two_thirds": {"events": self.first, "minutes": self.first_minutes},
                 "last_third": {"events": self.last, "minutes": self.last_minutes},
                 "drop": self.drop, "p_value": self.p_value, "collapsing": self.collapsing}
-
-
-@dataclass(frozen=True)
-class Assessment:
-    relative_drop: float | None
-    p_value_exact: float  # the exact Poisson test on raw counts (independent events)
-    p_value: float  # the same test on counts deflated by their dispersion: the one the gate uses
-    min_achievable_p: float
-    dispersion: Dispersion
-    controls: Controls
-    pre_trend: PreTrend
-    reasons: tuple[Reason, ...]
 
 
 def pre_trend(baseline: Sequence[int], alpha: float) -> PreTrend:
@@ -171,26 +175,94 @@ def _pool(controls: Mapping[str, Counts]) -> Counts:
     return Counts(add([c.baseline for c in controls.values()]), add([c.post for c in controls.values()]))
 
 
-def compare_controls(m: Measurements, target: Dispersion) -> Controls:
+def block_minutes(counts: Counts) -> int:
+    shortest, longest = sorted((len(counts.baseline), len(counts.post)))
+    if shortest < BLOCK_MINUTES * MIN_BLOCKS:
+        return max(1, shortest // MIN_BLOCKS)
+    return max(BLOCK_MINUTES, -(-longest // MAX_BLOCKS))
+
+
+@dataclass(frozen=True)
+class DropTest:
+    """Did the rate drop? The exact Poisson test and the block rank test; the gate's p-value is
+    the larger (each is valid where the other is not: few events / bursts)."""
+
+    p_exact: float
+    p_blocks: float
+    min_achievable_p: float  # the gate's p-value had the post window no event at all
+    block_minutes: int
+    blocks: tuple[int, int]  # baseline, post
+
+    @property
+    def p_value(self) -> float:
+        return max(self.p_exact, self.p_blocks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"p_value": self.p_value, "p_value_exact": self.p_exact, "p_value_blocks": self.p_blocks,
+                "min_achievable_p": self.min_achievable_p, "block_minutes": self.block_minutes,
+                "blocks": {"baseline": self.blocks[0], "post": self.blocks[1]}}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    relative_drop: float | None
+    test: DropTest
+    dispersion: Dispersion
+    controls: Controls
+    pre_trend: PreTrend
+    reasons: tuple[Reason, ...]
+
+    @property
+    def p_value(self) -> float:
+        return self.test.p_value
+
+
+def drop_test(counts: Counts, minutes: tuple[float, float]) -> DropTest:
+    base, post = counts.totals
+    size = block_minutes(counts)
+    before, after = blocks(counts.baseline, size), blocks(counts.post, size)
+    best = max(p_value_drop(base, minutes[0], 0, minutes[1]), rank_test_lower(before, [0] * len(after)))
+    return DropTest(p_value_drop(base, minutes[0], post, minutes[1]), rank_test_lower(before, after),
+                    best, size, (len(before), len(after)))
+
+
+def did_p_value(target: Counts, controls: Counts) -> float:
+    """One-sided p-value that the target fell more than the pooled controls: the larger of
+    Fisher's exact test on the totals and the rank test on the target's share of each block
+    (blocks without any failure say nothing and are left out)."""
+    size = block_minutes(target)
+
+    def shares(t: Sequence[int], c: Sequence[int]) -> list[float]:
+        return [a / (a + b) for a, b in zip(blocks(t, size), blocks(c, size), strict=False) if a + b]
+
+    fisher = p_value_drop_vs_controls(*target.totals, *controls.totals)
+    return max(fisher, rank_test_lower(shares(target.baseline, controls.baseline),
+                                       shares(target.post, controls.post)))
+
+
+def compare_controls(m: Measurements, alpha: float) -> Controls:
+    """The controls' verdict: usable (enough baseline signal, and either a DiD that could reach
+    significance or a significant drop of their own), their drop and the DiD p-value."""
     minutes = (m.baseline_minutes, m.post_minutes)
     changes = tuple(ControlChange(route, *c.totals, _ratio_drop(*c.totals, minutes))
                     for route, c in sorted(m.controls.items()))
     if not m.controls:
-        return Controls(changes, None, False, None, None, None)
+        return Controls(changes, None, False, None, None, None, None)
     pooled = _pool(m.controls)
     disp = measure_dispersion(pooled, minutes)
     base, post = pooled.totals
     drop = _ratio_drop(base, post, minutes)
-    if disp.effective_events[0] < MIN_CONTROL_EVENTS:
-        return Controls(changes, disp, False, drop, None, None)
-    c_base, c_post = deflate(base, disp.phi), deflate(post, disp.phi)
-    t_base, t_post = target.effective_events
-    p = p_value_drop_vs_controls(t_base, t_post, c_base, c_post)
-    t_base_raw, t_post_raw = m.target.totals
-    adjusted = None
-    if t_base_raw and base and post:
-        adjusted = 1 - (t_post_raw / t_base_raw) / (post / base)
-    return Controls(changes, disp, True, drop, adjusted, p)
+    if base < MIN_CONTROL_EVENTS:
+        return Controls(changes, disp, False, drop, None, None, None)
+    own = drop_test(pooled, minutes).p_value
+    p = did_p_value(m.target, pooled)
+    silent = Counts(m.target.baseline, (0,) * len(m.target.post))
+    if own > alpha and did_p_value(silent, pooled) > alpha:
+        # the controls did not fall, and no target outcome could beat them: nothing to learn
+        return Controls(changes, disp, False, drop, None, None, own)
+    t_base, t_post = m.target.totals
+    adjusted = 1 - (t_post / t_base) / (post / base) if t_base and post else None
+    return Controls(changes, disp, True, drop, adjusted, p, own)
 
 
 def _fmt_p(p: float) -> str:
@@ -223,30 +295,27 @@ def _drop_reasons(m: Measurements, min_drop: float, numbers: dict[str, Any]
                    facts)], drop
 
 
-def _significance(m: Measurements, disp: Dispersion, alpha: float, drop_ok: bool,
+def _significance(m: Measurements, test: DropTest, disp: Dispersion, alpha: float, drop_ok: bool,
                   stats: dict[str, Any]) -> Reason:
     base, _ = m.target.totals
-    p, min_p = stats["p_value"], stats["min_achievable_p"]
-    deflated = ""
-    if disp.phi > 1:
-        deflated = (f" (counts deflated by the dispersion {disp.phi:.3g} over {disp.block_minutes}-minute "
-                    f"blocks: {m.target.totals[0]} -> {disp.effective_events[0]} and {m.target.totals[1]} -> "
-                    f"{disp.effective_events[1]} independent events)")
+    p, min_p = test.p_value, test.min_achievable_p
+    how = (f"one-sided exact test p = {_fmt_p(test.p_exact)}, rank test on {test.block_minutes}-minute "
+           f"blocks ({test.blocks[0]} vs {test.blocks[1]}) p = {_fmt_p(test.p_blocks)}; dispersion "
+           f"{disp.phi:.3g}, {disp.effective_minutes[0]:.3g} effective minutes in the baseline")
     if p <= alpha:
         return Reason("significant", "ok",
-                      f"one-sided exact test: p = {_fmt_p(p)} <= alpha {alpha:.3g} that the rate dropped"
-                      f"{deflated}.", stats)
+                      f"significant drop: p = {_fmt_p(p)} <= alpha {alpha:.3g} ({how}).", stats)
     if min_p > alpha:
         return Reason("too_little_signal", "inconclusive",
-                      f"too little baseline signal: {base} failure {m.unit} in {m.baseline_minutes:g} min"
-                      f"{deflated}; even zero post events would give p = {_fmt_p(min_p)} > alpha "
-                      f"{alpha:.3g}. Capture longer windows.", stats)
+                      f"too little baseline signal: {base} failure {m.unit} in {m.baseline_minutes:g} min; "
+                      f"even zero post events would give p = {_fmt_p(min_p)} > alpha {alpha:.3g} ({how}). "
+                      "Capture longer windows.", stats)
     if drop_ok:
         return Reason("not_significant", "inconclusive",
-                      f"the drop is not significant: p = {_fmt_p(p)} > alpha {alpha:.3g}{deflated} (a "
+                      f"the drop is not significant: p = {_fmt_p(p)} > alpha {alpha:.3g} ({how}; a "
                       "longer post window could decide it).", stats)
     return Reason("not_significant", "note",
-                  f"no significant drop either: p = {_fmt_p(p)} > alpha {alpha:.3g}{deflated}.", stats)
+                  f"no significant drop either: p = {_fmt_p(p)} > alpha {alpha:.3g} ({how}).", stats)
 
 
 def _control_reason(c: Controls, target_drop: float | None, alpha: float, min_drop: float) -> Reason:
@@ -293,24 +362,21 @@ def assess(m: Measurements, *, min_drop: float, alpha: float) -> Assessment:
     minutes = (m.baseline_minutes, m.post_minutes)
     base, post = m.target.totals
     disp = measure_dispersion(m.target, minutes)
-    controls = compare_controls(m, disp)
-    p_exact = p_value_drop(base, minutes[0], post, minutes[1])
-    p = p_value_drop(disp.effective_events[0], minutes[0], disp.effective_events[1], minutes[1])
-    min_p = p_value_drop(disp.effective_events[0], minutes[0], 0, minutes[1])
+    controls = compare_controls(m, alpha)
+    test = drop_test(m.target, minutes)
     numbers = {"unit": m.unit, "baseline_events": base, "post_events": post,
                "baseline_minutes": round(minutes[0], 3), "post_minutes": round(minutes[1], 3),
                "baseline_rate_per_min": round(base / minutes[0], 6),
                "post_rate_per_min": round(post / minutes[1], 6)}
     reasons, drop = _drop_reasons(m, min_drop, numbers)
-    stats = {**numbers, "p_value": p, "p_value_exact": p_exact, "min_achievable_p": min_p,
-             "alpha": alpha, "exposure_ratio": round(minutes[1] / minutes[0], 6),
+    stats = {**numbers, **test.to_json(), "alpha": alpha, "exposure_ratio": round(minutes[1] / minutes[0], 6),
              "dispersion": disp.to_json()}
     drop_ok = bool(reasons) and reasons[-1].code == "drop_ok"
-    reasons.append(_significance(m, disp, alpha, drop_ok, stats))
+    reasons.append(_significance(m, test, disp, alpha, drop_ok, stats))
     reasons.append(_control_reason(controls, drop, alpha, min_drop))
     trend = pre_trend(m.target.baseline, alpha)
     reasons.append(_pre_trend_reason(trend, m.unit, alpha))
-    return Assessment(drop, p_exact, p, min_p, disp, controls, trend, tuple(reasons))
+    return Assessment(drop, test, disp, controls, trend, tuple(reasons))
 
 
 def verdict_of(reasons: Sequence[Reason]) -> Literal["PASS", "FAIL", "INCONCLUSIVE"]:

@@ -380,7 +380,7 @@ class Comparison:
 
     @property
     def min_achievable_p(self) -> float:
-        return self.assessment.min_achievable_p
+        return self.assessment.test.min_achievable_p
 
     @property
     def headline(self) -> str:
@@ -389,7 +389,7 @@ class Comparison:
         a = self.assessment
         drop = "n/a" if a.relative_drop is None else f"{a.relative_drop:.1%}"
         adjusted = a.controls.adjusted_drop
-        versus = "" if adjusted is None else f", {adjusted:.1%} beyond controls"
+        versus = "" if adjusted is None else f", control-adjusted {adjusted:.1%}"
         return (f"{self.verdict}: {self.route} failure {self.unit} {base.events} "
                 f"({base.rate:.3g}/min) -> {post.events} ({post.rate:.3g}/min), drop {drop}{versus}, "
                 f"p = {_fmt_p(self.p_value)}")
@@ -436,8 +436,7 @@ class Comparison:
             "windows": windows,
             "target_failures": {
                 "baseline": self.target_baseline.to_json(), "post": self.target_post.to_json(),
-                "relative_drop": a.relative_drop, "p_value": a.p_value, "p_value_exact": a.p_value_exact,
-                "min_achievable_p": a.min_achievable_p,
+                "relative_drop": a.relative_drop, **a.test.to_json(),
             },
             "dispersion": a.dispersion.to_json(),
             "controls": a.controls.to_json(),

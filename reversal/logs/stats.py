@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+TAIL_SDS = 12
+
 
 def _log_pmf(k: int, n: int, p: float) -> float:
     """log P(X = k) for X ~ Binomial(n, p), 0 < p < 1."""
@@ -36,7 +38,12 @@ def binom_cdf(k: int, n: int, p: float) -> float:
         return 1.0
     if p == 1:
         return 0.0
-    return min(1.0, math.exp(_log_sum_exp([_log_pmf(i, n, p) for i in range(k + 1)])))
+    # When k reaches the bulk, terms more than 12 standard deviations below the mean weigh less
+    # than exp(-72) of the sum: start there, so tens of thousands of events cost a few thousand terms.
+    first = max(0, math.floor(n * p - TAIL_SDS * math.sqrt(n * p * (1 - p)) - 1))
+    if first > k:
+        first = 0
+    return min(1.0, math.exp(_log_sum_exp([_log_pmf(i, n, p) for i in range(first, k + 1)])))
 
 
 def binom_sf(k: int, n: int, p: float) -> float:
@@ -98,7 +105,12 @@ def hypergeom_cdf(k: int, total: int, marked: int, drawn: int) -> float:
         return math.lgamma(n + 1) - math.lgamma(r + 1) - math.lgamma(n - r + 1)
 
     base = log_comb(total, drawn)
-    terms = [log_comb(marked, i) + log_comb(total - marked, drawn - i) - base for i in range(low, k + 1)]
+    mean = drawn * marked / total
+    spread = math.sqrt(mean * (1 - marked / total) + 1)
+    first = max(low, math.floor(mean - TAIL_SDS * spread - 1))
+    if first > k:
+        first = low
+    terms = [log_comb(marked, i) + log_comb(total - marked, drawn - i) - base for i in range(first, k + 1)]
     return min(1.0, math.exp(_log_sum_exp(terms)))
 
 
@@ -153,3 +165,38 @@ def deflate(count: int, phi: float, *, up: bool = False) -> int:
     exact tests on deflated counts stay conservative in the direction that matters."""
     value = count / phi
     return math.ceil(value - 1e-9) if up else math.floor(value + 1e-9)
+
+
+def blocks(counts: Sequence[int], size: int) -> list[int]:
+    """Sums of consecutive ``size``-minute blocks (a trailing partial block is left out)."""
+    return [sum(counts[i:i + size]) for i in range(0, len(counts) - size + 1, size)]
+
+
+def rank_test_lower(before: Sequence[float], after: Sequence[float]) -> float:
+    """Exact one-sided permutation p-value that ``after`` values are stochastically lower than
+    ``before`` (Wilcoxon rank-sum with mid-ranks for ties): the share of the ways to label
+    ``len(after)`` of the pooled values "after" whose rank sum is at most the observed one.
+
+    Blocks of minutes are the units: whatever happens inside a block (a burst, a cron's rows),
+    under H0 the blocks of the two windows are exchangeable. No value at all gives p = 1.
+    """
+    pooled = sorted([(v, 0) for v in before] + [(v, 1) for v in after])
+    size, picks = len(pooled), len(after)
+    if not before or not after:
+        return 1.0
+    ranks, i = [], 0  # doubled mid-ranks: integers
+    while i < size:
+        j = i
+        while j + 1 < size and pooled[j + 1][0] == pooled[i][0]:
+            j += 1
+        ranks += [i + j + 2] * (j - i + 1)
+        i = j + 1
+    observed = sum(r for r, (_, side) in zip(ranks, pooled, strict=True) if side)
+    ways: list[dict[int, int]] = [{0: 1}] + [{} for _ in range(picks)]  # ways[k][rank sum]
+    for rank in ranks:
+        for k in range(min(picks, size) - 1, -1, -1):
+            into = ways[k + 1]
+            for total, n in ways[k].items():
+                into[total + rank] = into.get(total + rank, 0) + n
+    at_most = sum(n for total, n in ways[picks].items() if total <= observed)
+    return at_most / math.comb(size, picks)

@@ -183,7 +183,10 @@ def test_real_export_against_a_clean_post_window(project, capsys):
     last = (max(r["timestampInMs"] for r in mine) // MIN + 1) * MIN
     (project / "zrg.meta.json").write_text(json.dumps({"window": {"since_ms": first, "until_ms": last}}))
     start = last + 30 * MIN
-    post = window(project / "post.jsonl", [0] * ((last - first) // MIN), start)
+    rest = [line(r["timestampInMs"] - first + start, route=r["requestPath"], status=r["responseStatusCode"])
+            for r in raw if not r["requestPath"].endswith(ROUTE) and first <= r["timestampInMs"] < last
+            and r["responseStatusCode"] in (500, 504)]  # the rest of the app fails as before
+    post = window(project / "post.jsonl", [0] * ((last - first) // MIN), start, extra=rest)
     code, out, _ = invoke(capsys, EXPORT, post, "--playbook", "response-timing",
                           "--baseline-meta", project / "zrg.meta.json", "--json")
     doc = json.loads(out)
