@@ -224,7 +224,7 @@ def run(n: int, seed: int) -> list[Row]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--slices", type=int, default=1000, help="slices per row and hypothesis")
+    parser.add_argument("--slices", type=int, default=500, help="slices per row and hypothesis")
     parser.add_argument("--seed", type=int, default=20260217)
     args = parser.parse_args(argv)
     alpha = DEFAULT_GATE.alpha

@@ -36,7 +36,7 @@ from reversal.logs.stats import (
 
 Outcome = Literal["ok", "fail", "inconclusive", "note"]
 
-MIN_CONTROL_EVENTS = 5  # pooled control events in the baseline to make a usable control
+MIN_CONTROL_EVENTS = 5  # pooled control events (deflated by their dispersion) in the baseline
 BLOCK_MINUTES = 5  # the units of the block tests ...
 MIN_BLOCKS = 6  # ... made shorter when a window would have fewer blocks than this,
 MAX_BLOCKS = 12  # ... and longer when it would have more (the exact rank test stays instant)
@@ -241,8 +241,8 @@ def did_p_value(target: Counts, controls: Counts) -> float:
 
 
 def compare_controls(m: Measurements, alpha: float) -> Controls:
-    """The controls' verdict: usable (enough baseline signal, and either a DiD that could reach
-    significance or a significant drop of their own), their drop and the DiD p-value."""
+    """The controls' verdict: usable (enough independent baseline events, and either a DiD that
+    could reach significance or a significant drop of their own), their drop and the DiD p-value."""
     minutes = (m.baseline_minutes, m.post_minutes)
     changes = tuple(ControlChange(route, *c.totals, _ratio_drop(*c.totals, minutes))
                     for route, c in sorted(m.controls.items()))
@@ -252,7 +252,7 @@ def compare_controls(m: Measurements, alpha: float) -> Controls:
     disp = measure_dispersion(pooled, minutes)
     base, post = pooled.totals
     drop = _ratio_drop(base, post, minutes)
-    if base < MIN_CONTROL_EVENTS:
+    if disp.effective_events[0] < MIN_CONTROL_EVENTS:  # a control's lone burst is not a trend
         return Controls(changes, disp, False, drop, None, None, None)
     own = drop_test(pooled, minutes).p_value
     p = did_p_value(m.target, pooled)
@@ -324,7 +324,9 @@ def _control_reason(c: Controls, target_drop: float | None, alpha: float, min_dr
     if not c.usable:
         why = ("no other route had failures in these windows" if not c.routes else
                f"the controls carry too few independent failure events (need {MIN_CONTROL_EVENTS} "
-               f"in the baseline; controls: {routes})")
+               f"in the baseline; controls: {routes})" if c.p_value_own_drop is None else
+               f"the controls neither fell significantly nor could any post window show the target "
+               f"beyond them (controls: {routes})")
         return Reason("no_controls", "note",
                       f"no usable control: {why}. A drop shared by the whole app cannot be ruled out; "
                       "the burst-robust test on the target alone decides.", numbers)

@@ -9,9 +9,11 @@ in log space (``math.lgamma``) so thousands of events neither overflow nor under
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
+TAIL_LOG = 80.0  # terms below exp(-80) of the largest cannot change a double-precision sum
 TAIL_SDS = 12
 
 
@@ -38,12 +40,18 @@ def binom_cdf(k: int, n: int, p: float) -> float:
         return 1.0
     if p == 1:
         return 0.0
-    # When k reaches the bulk, terms more than 12 standard deviations below the mean weigh less
-    # than exp(-72) of the sum: start there, so tens of thousands of events cost a few thousand terms.
-    first = max(0, math.floor(n * p - TAIL_SDS * math.sqrt(n * p * (1 - p)) - 1))
-    if first > k:
-        first = 0
-    return min(1.0, math.exp(_log_sum_exp([_log_pmf(i, n, p) for i in range(first, k + 1)])))
+    # From k downwards, each term from the one above (pmf(i-1) = pmf(i) * i/(n-i+1) * (1-p)/p);
+    # below the mode they only shrink, so stop once they weigh less than exp(-TAIL_LOG) of the
+    # largest: tens of thousands of events cost a few hundred terms.
+    term = _log_pmf(k, n, p)
+    terms, top, odds, mode = [term], term, math.log((1 - p) / p), n * p
+    for i in range(k, 0, -1):
+        term += math.log(i / (n - i + 1)) + odds
+        top = max(top, term)
+        if i - 1 < mode and term < top - TAIL_LOG:
+            break
+        terms.append(term)
+    return min(1.0, math.exp(_log_sum_exp(terms)))
 
 
 def binom_sf(k: int, n: int, p: float) -> float:
@@ -192,11 +200,18 @@ def rank_test_lower(before: Sequence[float], after: Sequence[float]) -> float:
         ranks += [i + j + 2] * (j - i + 1)
         i = j + 1
     observed = sum(r for r, (_, side) in zip(ranks, pooled, strict=True) if side)
+    at_most = sum(n for total, n in _rank_sums(tuple(ranks), picks).items() if total <= observed)
+    return at_most / math.comb(size, picks)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rank_sums(ranks: tuple[int, ...], picks: int) -> dict[int, int]:
+    """How many ways ``picks`` of ``ranks`` add up to each total (the null distribution; the
+    same tie pattern recurs, hence the cache)."""
     ways: list[dict[int, int]] = [{0: 1}] + [{} for _ in range(picks)]  # ways[k][rank sum]
     for rank in ranks:
-        for k in range(min(picks, size) - 1, -1, -1):
+        for k in range(picks - 1, -1, -1):
             into = ways[k + 1]
             for total, n in ways[k].items():
                 into[total + rank] = into.get(total + rank, 0) + n
-    at_most = sum(n for total, n in ways[picks].items() if total <= observed)
-    return at_most / math.comb(size, picks)
+    return ways[picks]
