@@ -194,3 +194,25 @@ def test_real_export_against_a_clean_post_window(project, capsys):
     assert doc["target_failures"]["baseline"]["events"] == len(failing) == 110
     assert doc["target_failures"]["baseline"]["rows"] == len(mine)
     assert code == 0 and doc["verdict"] == "PASS"
+
+
+def test_json_and_text_carry_dispersion_controls_and_pre_trend(project, capsys):
+    other = "/api/cron/followups"
+    steady = [line(T0 + m * MIN + 2000, route=other) for m in range(30)]
+    steady_post = [line(POST + m * MIN + 2000, route=other) for m in range(30)]
+    base = window(project / "base.jsonl", [1] * 30, T0, extra=steady)
+    post = window(project / "post.jsonl", [0] * 30, POST, extra=steady_post)
+    code, out, _ = invoke(capsys, base, post, "--route", ROUTE, "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["verdict"] == "PASS"
+    assert doc["dispersion"]["phi"] == 1.0 and doc["dispersion"]["effective_minutes"]["baseline"] == 30
+    assert doc["controls"]["routes"] == [{"route": other, "baseline": 30, "post": 30, "drop": 0.0}]
+    assert doc["controls"]["usable"] and doc["controls"]["adjusted_drop"] == 1.0
+    assert doc["pre_trend"]["collapsing"] is False
+    assert doc["pre_trend"]["first_two_thirds"] == {"events": 20, "minutes": 20}
+    assert {"p_value_exact", "p_value_blocks", "block_minutes"} <= set(doc["target_failures"])
+    code, out, _ = invoke(capsys, base, post, "--route", ROUTE, "--control", "/api/cron/none")
+    assert code == 0
+    assert "controls (not usable): /api/cron/none 0->0" in out
+    assert "pre-trend: 20 in 20 min, then 10 in 10 min" in out
+    assert "rank test on 5-minute blocks" in out
