@@ -29,6 +29,7 @@ from reversal.logs.stats import (
     blocks,
     deflate,
     dispersion,
+    min_achievable_p,
     p_value_drop,
     p_value_drop_vs_controls,
     rank_test_lower,
@@ -221,7 +222,7 @@ def drop_test(counts: Counts, minutes: tuple[float, float]) -> DropTest:
     base, post = counts.totals
     size = block_minutes(counts)
     before, after = blocks(counts.baseline, size), blocks(counts.post, size)
-    best = max(p_value_drop(base, minutes[0], 0, minutes[1]), rank_test_lower(before, [0] * len(after)))
+    best = max(min_achievable_p(base, minutes[1] / minutes[0]), rank_test_lower(before, [0] * len(after)))
     return DropTest(p_value_drop(base, minutes[0], post, minutes[1]), rank_test_lower(before, after),
                     best, size, (len(before), len(after)))
 
@@ -265,7 +266,7 @@ def compare_controls(m: Measurements, alpha: float) -> Controls:
     return Controls(changes, disp, True, drop, adjusted, p, own)
 
 
-def _fmt_p(p: float) -> str:
+def fmt_p(p: float) -> str:
     return f"{p:.3g}"
 
 
@@ -299,23 +300,23 @@ def _significance(m: Measurements, test: DropTest, disp: Dispersion, alpha: floa
                   stats: dict[str, Any]) -> Reason:
     base, _ = m.target.totals
     p, min_p = test.p_value, test.min_achievable_p
-    how = (f"one-sided exact test p = {_fmt_p(test.p_exact)}, rank test on {test.block_minutes}-minute "
-           f"blocks ({test.blocks[0]} vs {test.blocks[1]}) p = {_fmt_p(test.p_blocks)}; dispersion "
+    how = (f"one-sided exact test p = {fmt_p(test.p_exact)}, rank test on {test.block_minutes}-minute "
+           f"blocks ({test.blocks[0]} vs {test.blocks[1]}) p = {fmt_p(test.p_blocks)}; dispersion "
            f"{disp.phi:.3g}, {disp.effective_minutes[0]:.3g} effective minutes in the baseline")
     if p <= alpha:
         return Reason("significant", "ok",
-                      f"significant drop: p = {_fmt_p(p)} <= alpha {alpha:.3g} ({how}).", stats)
+                      f"significant drop: p = {fmt_p(p)} <= alpha {alpha:.3g} ({how}).", stats)
     if min_p > alpha:
         return Reason("too_little_signal", "inconclusive",
                       f"too little baseline signal: {base} failure {m.unit} in {m.baseline_minutes:g} min; "
-                      f"even zero post events would give p = {_fmt_p(min_p)} > alpha {alpha:.3g} ({how}). "
+                      f"even zero post events would give p = {fmt_p(min_p)} > alpha {alpha:.3g} ({how}). "
                       "Capture longer windows.", stats)
     if drop_ok:
         return Reason("not_significant", "inconclusive",
-                      f"the drop is not significant: p = {_fmt_p(p)} > alpha {alpha:.3g} ({how}; a "
+                      f"the drop is not significant: p = {fmt_p(p)} > alpha {alpha:.3g} ({how}; a "
                       "longer post window could decide it).", stats)
     return Reason("not_significant", "note",
-                  f"no significant drop either: p = {_fmt_p(p)} > alpha {alpha:.3g} ({how}).", stats)
+                  f"no significant drop either: p = {fmt_p(p)} > alpha {alpha:.3g} ({how}).", stats)
 
 
 def _control_reason(c: Controls, target_drop: float | None, alpha: float, min_drop: float) -> Reason:
@@ -332,7 +333,7 @@ def _control_reason(c: Controls, target_drop: float | None, alpha: float, min_dr
                       "the burst-robust test on the target alone decides.", numbers)
     assert c.p_value is not None
     summary = (f"controls {_pct(c.drop)}, target {_pct(target_drop)}; control-adjusted drop "
-               f"{'n/a' if c.adjusted_drop is None else f'{c.adjusted_drop:.1%}'}, p = {_fmt_p(c.p_value)}")
+               f"{'n/a' if c.adjusted_drop is None else f'{c.adjusted_drop:.1%}'}, p = {fmt_p(c.p_value)}")
     if c.p_value <= alpha and c.adjusted_drop is not None and c.adjusted_drop >= min_drop:
         return Reason("beyond_controls", "ok",
                       f"the target dropped beyond its controls ({summary} <= alpha {alpha}; "
@@ -349,7 +350,7 @@ def _control_reason(c: Controls, target_drop: float | None, alpha: float, min_dr
 def _pre_trend_reason(t: PreTrend, unit: str, alpha: float) -> Reason:
     counts = (f"first two thirds {t.first} failure {unit} in {t.first_minutes} min, last third {t.last} "
               f"in {t.last_minutes} min (drop {'n/a' if t.drop is None else f'{t.drop:.1%}'}, "
-              f"p = {_fmt_p(t.p_value)})")
+              f"p = {fmt_p(t.p_value)})")
     if t.collapsing:
         return Reason("pre_trend", "inconclusive",
                       f"the target was already collapsing inside the baseline: {counts}; the drop may "

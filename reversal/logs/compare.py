@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
-from reversal.logs.assess import Assessment, Counts, Measurements, Reason, assess, verdict_of
+from reversal.logs.assess import Assessment, Counts, Measurements, Reason, assess, fmt_p, verdict_of
 from reversal.logs.attribution import status_key
 from reversal.logs.model import LogRecord
 from reversal.logs.signatures import Catalogue
@@ -392,7 +392,7 @@ class Comparison:
         versus = "" if adjusted is None else f", control-adjusted {adjusted:.1%}"
         return (f"{self.verdict}: {self.route} failure {self.unit} {base.events} "
                 f"({base.rate:.3g}/min) -> {post.events} ({post.rate:.3g}/min), drop {drop}{versus}, "
-                f"p = {_fmt_p(self.p_value)}")
+                f"p = {fmt_p(self.p_value)}")
 
     def deltas(self) -> list[dict[str, Any]]:
         """Every route x key of either window, baseline vs post, rows and requests."""
@@ -472,10 +472,6 @@ def _delta_order(key: tuple[str, str]) -> tuple[str, int, str]:
     return route, rank, name
 
 
-def _fmt_p(p: float) -> str:
-    return f"{p:.3g}"
-
-
 def _burst_reasons(runs: Sequence[BurstRun], route: str, gate: Gate, unit: Unit) -> list[Reason]:
     threshold = {"per_minute": gate.burst.per_minute, "minutes": gate.burst.minutes, "unit": unit}
     if not runs:
@@ -510,13 +506,13 @@ def _barometer(route: str, baseline: Window, post: Window, alpha: float) -> tupl
     if worse:
         return result, Reason(
             "barometer_worse", "fail",
-            f"barometer {route} is significantly worse: {rates}, p = {_fmt_p(p)} <= alpha {alpha:.3g}"
+            f"barometer {route} is significantly worse: {rates}, p = {fmt_p(p)} <= alpha {alpha:.3g}"
             " (the gate's alpha shared among the barometers).",
             numbers,
         )
     return result, Reason(
         "barometer_ok", "ok",
-        f"barometer {route} not significantly worse: {rates}, p = {_fmt_p(p)}.", numbers,
+        f"barometer {route} not significantly worse: {rates}, p = {fmt_p(p)}.", numbers,
     )
 
 
