@@ -102,6 +102,7 @@ class Gate:
     alpha: float
     burst: Burst
     barometers: tuple[str, ...]
+    controls: tuple[str, ...] | None = None  # routes the target is judged against; None: chosen automatically
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,7 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
                 minutes=burst_f.get("minutes", int, "must be an integer", 3) if burst_f else 3,
             ),
             barometers=barometers,
+            controls=gate_f.strings("controls") if gate_f.data.get("controls") is not None else None,
         ),
         on_fail=on_fail,  # type: ignore[arg-type]
         must_be_off=preflight.strings("must_be_off", ()) if preflight else (),

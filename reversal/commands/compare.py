@@ -80,6 +80,27 @@ def _styled(text: str, colour: str, colour_on: bool) -> str:
     return click.style(text, fg=colour, bold=True) if colour_on else text
 
 
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _robustness_lines(doc: dict[str, Any]) -> list[str]:
+    """Dispersion, controls and pre-trend, one line each."""
+    fails, disp = doc["target_failures"], doc["dispersion"]
+    controls, trend = doc["controls"], doc["pre_trend"]
+    routes = ", ".join(f"{c['route']} {c['baseline']}->{c['post']}" for c in controls["routes"]) or "none"
+    first, last = trend["first_two_thirds"], trend["last_third"]
+    return [
+        f"tests: exact {fails['p_value_exact']:.3g}, rank test on {fails['block_minutes']}-minute blocks "
+        f"{fails['p_value_blocks']:.3g}; dispersion {disp['phi']:.3g}, "
+        f"{disp['effective_minutes']['baseline']:g} effective minutes in the baseline",
+        f"controls{'' if controls['usable'] else ' (not usable)'}: {routes}; pooled drop "
+        f"{_pct(controls['drop'])}, control-adjusted drop {_pct(controls['adjusted_drop'])}",
+        f"pre-trend: {first['events']} in {first['minutes']} min, then {last['events']} in "
+        f"{last['minutes']} min" + (" (collapsing)" if trend["collapsing"] else ""),
+    ]
+
+
 def _render_text(doc: dict[str, Any], colour_on: bool) -> str:
     verdict_colour = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow"}[doc["verdict"]]
     outcome_colour = {"ok": "green", "fail": "red", "inconclusive": "yellow", "note": "blue"}
@@ -106,6 +127,7 @@ def _render_text(doc: dict[str, Any], colour_on: bool) -> str:
         "",
         f"relative drop {'n/a' if drop is None else f'{drop:.1%}'}   p = {fails['p_value']:.3g}"
         f" (alpha {doc['gate']['alpha']}, best achievable {fails['min_achievable_p']:.3g})",
+        *_robustness_lines(doc),
         "",
         "reasons:",
     ]
@@ -139,6 +161,7 @@ def run_compare(
     signatures: Sequence[str] = (),
     statuses: Sequence[str] = (),
     barometers: Sequence[str] = (),
+    controls: Sequence[str] = (),
     playbook: str | None = None,
     fmt: str = "text",
     config_path: Path | None = None,
@@ -162,6 +185,8 @@ def run_compare(
     gate = book.gate if book else DEFAULT_GATE
     if barometers:
         gate = replace(gate, barometers=tuple(normalize_path(b)[1] for b in barometers))
+    if controls:
+        gate = replace(gate, controls=tuple(normalize_path(c)[1] for c in controls))
     metas = {name: _resolve_meta(path, given) for name, path, given in
              (("baseline", baseline, baseline_meta), ("post", post, post_meta))}
     comparison = compare(
@@ -208,6 +233,9 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
               help="Target status, e.g. 500 or blank (repeatable); default 500, 504, blank.")
 @click.option("--barometer", "barometers", multiple=True,
               help="Barometer route that must not get significantly worse (repeatable).")
+@click.option("--control", "controls", multiple=True,
+              help="Control route the target is judged against (repeatable); default: every other "
+                   "failing route and the barometers, or the playbook's gate.controls.")
 @click.option("--playbook", help="Slice name from the project's playbooks, or a playbook YAML path.")
 @click.option("--baseline-meta", type=_FILE, help="Capture meta file of the baseline window.")
 @click.option("--post-meta", type=_FILE, help="Capture meta file of the post window.")
@@ -217,13 +245,13 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.pass_context
 def command(ctx: click.Context, baseline: Path, post: Path, route: str | None,
             signatures: tuple[str, ...], statuses: tuple[str, ...], barometers: tuple[str, ...],
-            playbook: str | None, baseline_meta: Path | None, post_meta: Path | None, fmt: str,
-            as_json: bool, config_path: Path | None) -> None:
+            controls: tuple[str, ...], playbook: str | None, baseline_meta: Path | None,
+            post_meta: Path | None, fmt: str, as_json: bool, config_path: Path | None) -> None:
     """Compare a BASELINE and a POST log window of one slice: deltas per route and signature,
     rates per minute, bursts, barometers and the verdict. Exit 0 PASS, 1 FAIL,
     3 INCONCLUSIVE, 2 bad input."""
     ctx.exit(run_compare(
         baseline, post, route=route, signatures=signatures, statuses=statuses,
-        barometers=barometers, playbook=playbook, fmt="json" if as_json else fmt,
+        barometers=barometers, controls=controls, playbook=playbook, fmt="json" if as_json else fmt,
         config_path=config_path, baseline_meta=baseline_meta, post_meta=post_meta,
     ))

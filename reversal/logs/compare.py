@@ -18,15 +18,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
+from reversal.logs.assess import Assessment, Counts, Measurements, Reason, assess, fmt_p, verdict_of
 from reversal.logs.attribution import status_key
 from reversal.logs.model import LogRecord
 from reversal.logs.signatures import Catalogue
-from reversal.logs.stats import min_achievable_p, p_value_drop, p_value_rise
+from reversal.logs.stats import p_value_rise
 from reversal.playbooks import Burst, Gate
 
 MINUTE_MS = 60_000
@@ -36,7 +37,6 @@ DEFAULT_STATUSES: tuple[int | None, ...] = (500, 504, None)
 DEFAULT_GATE = Gate(min_drop=0.8, alpha=0.05, burst=Burst(per_minute=3, minutes=3), barometers=())
 
 Unit = Literal["rows", "requests"]
-Outcome = Literal["ok", "fail", "inconclusive", "note"]
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 EXIT_CODES: dict[str, int] = {"PASS": EXIT_OK, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_WAITING}
 
@@ -104,20 +104,19 @@ def span_from_meta(data: Any, origin: str) -> Span:
 
 @dataclass(frozen=True)
 class Criteria:
-    """What counts as a failure event on the target route, and which routes are barometers."""
+    """What counts as a failure event on the target route (other routes: ``route_failure``)."""
 
     route: str
     statuses: tuple[int | None, ...]
     signatures: tuple[str, ...]
-    barometers: tuple[str, ...]
     catalogue: Catalogue
 
     def target_failure(self, record: LogRecord, names: Sequence[str]) -> bool:
         return record.status in self.statuses or any(n in self.signatures for n in names)
 
     @staticmethod
-    def barometer_failure(record: LogRecord, names: Sequence[str]) -> bool:
-        """Barometers fail on any 5xx, a blank status, or any catalogued signature."""
+    def route_failure(record: LogRecord, names: Sequence[str]) -> bool:
+        """Barometers and controls fail on any 5xx, a blank status, or any catalogued signature."""
         status = record.status
         return status is None or status >= 500 or bool(names)
 
@@ -172,14 +171,18 @@ class Cell:
 @dataclass(frozen=True)
 class Window:
     """One window, tallied in one pass: the table of every route x (all | status | signature)
-    in rows and distinct requests, plus the failure events of the target and barometers."""
+    in rows and distinct requests, plus the failure events of the target and of every route
+    (barometers and controls)."""
 
     span: Span
     rows: int
     rows_outside_span: int
     table: Mapping[tuple[str, str], Cell]
     target: Events
-    barometers: Mapping[str, Events]
+    failures: Mapping[str, Events]
+
+    def route_failures(self, route: str) -> Events:
+        return self.failures.get(route) or _EventTally().freeze()
 
     def route_rows(self, route: str) -> int:
         cell = self.table.get((route, "all"))
@@ -198,7 +201,7 @@ def build_window(
     row_counts: Counter[tuple[str, str]] = Counter()
     request_ids: dict[tuple[str, str], set[str]] = {}
     target = _EventTally()
-    barometers = {route: _EventTally() for route in criteria.barometers}
+    failures: dict[str, _EventTally] = {}
     # Messages repeat (the same timeout, the same Prisma error): match each distinct one once.
     matches: dict[str, tuple[str, ...]] = {}
     key_sets: dict[tuple[str, int | None, tuple[str, ...]], tuple[tuple[str, str], ...]] = {}
@@ -236,8 +239,10 @@ def build_window(
                 ids.add(rid)
         if route == criteria.route and criteria.target_failure(record, names):
             target.add(record)
-        tally = barometers.get(route)
-        if tally is not None and criteria.barometer_failure(record, names):
+        if criteria.route_failure(record, names):
+            tally = failures.get(route)
+            if tally is None:
+                tally = failures[route] = _EventTally()
             tally.add(record)
     if span is None:
         if first is None or last is None:
@@ -252,22 +257,8 @@ def build_window(
         rows_outside_span=outside,
         table={key: Cell(n, len(request_ids.get(key, ()))) for key, n in row_counts.items()},
         target=target.freeze(),
-        barometers={route: tally.freeze() for route, tally in barometers.items()},
+        failures={route: tally.freeze() for route, tally in failures.items()},
     )
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One check of the verdict: a stable ``code``, its outcome, a sentence and the numbers."""
-
-    code: str
-    outcome: Outcome
-    message: str
-    numbers: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "outcome": self.outcome, "message": self.message,
-                "numbers": dict(self.numbers)}
 
 
 @dataclass(frozen=True)
@@ -369,9 +360,7 @@ class Comparison:
     post: Window
     target_baseline: Side
     target_post: Side
-    relative_drop: float | None
-    p_value: float
-    min_achievable_p: float
+    assessment: Assessment
     bursts: tuple[BurstRun, ...]
     barometers: tuple[BarometerResult, ...]
     reasons: tuple[Reason, ...]
@@ -381,13 +370,29 @@ class Comparison:
         return EXIT_CODES[self.verdict]
 
     @property
+    def relative_drop(self) -> float | None:
+        return self.assessment.relative_drop
+
+    @property
+    def p_value(self) -> float:
+        """The gate's p-value: the exact test on counts deflated by their dispersion."""
+        return self.assessment.p_value
+
+    @property
+    def min_achievable_p(self) -> float:
+        return self.assessment.test.min_achievable_p
+
+    @property
     def headline(self) -> str:
         """One line for timelines: verdict, the two counts and rates, drop and p-value."""
         base, post = self.target_baseline, self.target_post
-        drop = "n/a" if self.relative_drop is None else f"{self.relative_drop:.1%}"
+        a = self.assessment
+        drop = "n/a" if a.relative_drop is None else f"{a.relative_drop:.1%}"
+        adjusted = a.controls.adjusted_drop
+        versus = "" if adjusted is None else f", control-adjusted {adjusted:.1%}"
         return (f"{self.verdict}: {self.route} failure {self.unit} {base.events} "
-                f"({base.rate:.3g}/min) -> {post.events} ({post.rate:.3g}/min), drop {drop}, "
-                f"p = {_fmt_p(self.p_value)}")
+                f"({base.rate:.3g}/min) -> {post.events} ({post.rate:.3g}/min), drop {drop}{versus}, "
+                f"p = {fmt_p(self.p_value)}")
 
     def deltas(self) -> list[dict[str, Any]]:
         """Every route x key of either window, baseline vs post, rows and requests."""
@@ -415,6 +420,7 @@ class Comparison:
             windows[name] = {**window.span.to_json(), "rows": window.rows,
                              "rows_outside_span": window.rows_outside_span,
                              "target_route_rows": window.route_rows(self.route)}
+        a = self.assessment
         return {
             "verdict": self.verdict,
             "exit_code": self.exit_code,
@@ -425,13 +431,16 @@ class Comparison:
             "gate": {"min_drop": self.gate.min_drop, "alpha": self.gate.alpha,
                      "burst": {"per_minute": self.gate.burst.per_minute,
                                "minutes": self.gate.burst.minutes},
-                     "barometers": list(self.gate.barometers)},
+                     "barometers": list(self.gate.barometers),
+                     "controls": None if self.gate.controls is None else list(self.gate.controls)},
             "windows": windows,
             "target_failures": {
                 "baseline": self.target_baseline.to_json(), "post": self.target_post.to_json(),
-                "relative_drop": self.relative_drop, "p_value": self.p_value,
-                "min_achievable_p": self.min_achievable_p,
+                "relative_drop": a.relative_drop, **a.test.to_json(),
             },
+            "dispersion": a.dispersion.to_json(),
+            "controls": a.controls.to_json(),
+            "pre_trend": a.pre_trend.to_json(),
             "series": {"baseline": _series(self.baseline, self.baseline.target),
                        "post": _series(self.post, self.post.target)},
             "bursts": [b.to_json() for b in self.bursts],
@@ -463,65 +472,6 @@ def _delta_order(key: tuple[str, str]) -> tuple[str, int, str]:
     return route, rank, name
 
 
-def _fmt_p(p: float) -> str:
-    return f"{p:.3g}"
-
-
-def _target_reasons(
-    base: Side, post: Side, gate: Gate, unit: Unit, p: float, min_p: float
-) -> tuple[list[Reason], float | None]:
-    reasons = []
-    numbers = {"unit": unit, "baseline_events": base.events, "post_events": post.events,
-               "baseline_minutes": round(base.minutes, 3), "post_minutes": round(post.minutes, 3),
-               "baseline_rate_per_min": round(base.rate, 6), "post_rate_per_min": round(post.rate, 6)}
-    drop = 1 - post.rate / base.rate if base.events else None
-    what = f"failure {unit}"
-    rates = (f"{base.events} {what} in {base.minutes:g} min ({base.rate:.3g}/min) -> "
-             f"{post.events} in {post.minutes:g} min ({post.rate:.3g}/min)")
-    if post.rate > base.rate:
-        reasons.append(Reason("increase", "fail", f"failures increased: {rates}.", numbers))
-    elif drop is not None and drop < gate.min_drop:
-        reasons.append(Reason(
-            "drop_below_min", "fail",
-            f"relative drop {drop:.1%} is below the gate's min_drop {gate.min_drop:.0%}: {rates}.",
-            {**numbers, "relative_drop": drop, "min_drop": gate.min_drop},
-        ))
-    elif drop is not None:
-        reasons.append(Reason(
-            "drop_ok", "ok", f"relative drop {drop:.1%} >= min_drop {gate.min_drop:.0%}: {rates}.",
-            {**numbers, "relative_drop": drop, "min_drop": gate.min_drop},
-        ))
-    stats = {**numbers, "p_value": p, "min_achievable_p": min_p, "alpha": gate.alpha,
-             "exposure_ratio": round(post.minutes / base.minutes, 6)}
-    if p <= gate.alpha:
-        reasons.append(Reason(
-            "significant", "ok",
-            f"one-sided exact test: p = {_fmt_p(p)} <= alpha {gate.alpha} that the rate dropped.",
-            stats,
-        ))
-    elif min_p > gate.alpha:
-        reasons.append(Reason(
-            "too_little_signal", "inconclusive",
-            f"too little baseline signal: {base.events} {what} in {base.minutes:g} min; even "
-            f"zero post events would give p = {_fmt_p(min_p)} > alpha {gate.alpha}. Capture "
-            "longer windows.",
-            stats,
-        ))
-    elif reasons and reasons[-1].code == "drop_ok":
-        reasons.append(Reason(
-            "not_significant", "inconclusive",
-            f"the drop is not significant: p = {_fmt_p(p)} > alpha {gate.alpha} (a longer "
-            "post window could decide it).",
-            stats,
-        ))
-    else:
-        reasons.append(Reason(
-            "not_significant", "note",
-            f"no significant drop either: p = {_fmt_p(p)} > alpha {gate.alpha}.", stats,
-        ))
-    return reasons, drop
-
-
 def _burst_reasons(runs: Sequence[BurstRun], route: str, gate: Gate, unit: Unit) -> list[Reason]:
     threshold = {"per_minute": gate.burst.per_minute, "minutes": gate.burst.minutes, "unit": unit}
     if not runs:
@@ -544,7 +494,7 @@ def _burst_reasons(runs: Sequence[BurstRun], route: str, gate: Gate, unit: Unit)
 
 
 def _barometer(route: str, baseline: Window, post: Window, alpha: float) -> tuple[BarometerResult, Reason]:
-    base_events, post_events = baseline.barometers[route], post.barometers[route]
+    base_events, post_events = baseline.route_failures(route), post.route_failures(route)
     unit = _unit(base_events, post_events)
     base, after = _side(base_events, unit, baseline.span), _side(post_events, unit, post.span)
     p = p_value_rise(base.events, base.minutes, after.events, after.minutes)
@@ -556,14 +506,42 @@ def _barometer(route: str, baseline: Window, post: Window, alpha: float) -> tupl
     if worse:
         return result, Reason(
             "barometer_worse", "fail",
-            f"barometer {route} is significantly worse: {rates}, p = {_fmt_p(p)} <= alpha {alpha:.3g}"
+            f"barometer {route} is significantly worse: {rates}, p = {fmt_p(p)} <= alpha {alpha:.3g}"
             " (the gate's alpha shared among the barometers).",
             numbers,
         )
     return result, Reason(
         "barometer_ok", "ok",
-        f"barometer {route} not significantly worse: {rates}, p = {_fmt_p(p)}.", numbers,
+        f"barometer {route} not significantly worse: {rates}, p = {fmt_p(p)}.", numbers,
     )
+
+
+def choose_controls(baseline: Window, post: Window, route: str, gate: Gate) -> tuple[str, ...]:
+    """The playbook's ``gate.controls`` when set; else the barometers and every other route
+    with failures in either window (the slice touches only its own route)."""
+    if gate.controls is not None:
+        return tuple(c for c in gate.controls if c != route)
+    failing = set(baseline.failures) | set(post.failures)
+    return tuple(sorted((set(gate.barometers) | failing) - {route}))
+
+
+def _per_minute(events: Events, unit: Unit, span: Span) -> tuple[int, ...]:
+    by_minute = events.by_minute(unit)
+    return tuple(by_minute.get(m, 0) for m in span.minute_starts())
+
+
+def measure(baseline: Window, post: Window, unit: Unit, controls: Sequence[str]) -> Measurements:
+    """The measurements the verdict's statistics use: per-minute failure counts of the target
+    (in ``unit``) and of each control (in its own unit) in both windows."""
+    def counts(base: Events, after: Events, unit: Unit) -> Counts:
+        return Counts(_per_minute(base, unit, baseline.span), _per_minute(after, unit, post.span))
+
+    control_counts = {}
+    for route in controls:
+        base, after = baseline.route_failures(route), post.route_failures(route)
+        control_counts[route] = counts(base, after, _unit(base, after))
+    return Measurements(counts(baseline.target, post.target, unit), control_counts,
+                        baseline.span.minutes, post.span.minutes, unit)
 
 
 def _notes(baseline: Window, post: Window, route: str) -> list[Reason]:
@@ -609,16 +587,17 @@ def compare(
             f"unknown signatures {unknown}; known: {', '.join(catalogue.names)} (add new ones "
             "under 'signatures:' in reversal.yaml)."
         )
-    criteria = Criteria(route, tuple(statuses), tuple(signatures), tuple(gate.barometers), catalogue)
+    criteria = Criteria(route, tuple(statuses), tuple(signatures), catalogue)
     base_window = build_window(baseline, criteria, baseline_span, names[0])
     post_window = build_window(post, criteria, post_span, names[1])
 
     unit = _unit(base_window.target, post_window.target)
     base = _side(base_window.target, unit, base_window.span)
     after = _side(post_window.target, unit, post_window.span)
-    p = p_value_drop(base.events, base.minutes, after.events, after.minutes)
-    min_p = min_achievable_p(base.events, after.minutes / base.minutes)
-    reasons, drop = _target_reasons(base, after, gate, unit, p, min_p)
+    controls = choose_controls(base_window, post_window, route, gate)
+    measurements = measure(base_window, post_window, unit, controls)
+    assessment = assess(measurements, min_drop=gate.min_drop, alpha=gate.alpha)
+    reasons = list(assessment.reasons)
 
     by_minute = post_window.target.by_minute(unit)
     series = [(m, by_minute.get(m, 0)) for m in post_window.span.minute_starts()]
@@ -634,13 +613,10 @@ def compare(
         reasons.append(reason)
     reasons += _notes(base_window, post_window, route)
 
-    outcomes = {r.outcome for r in reasons}
-    verdict: Verdict = "FAIL" if "fail" in outcomes else (
-        "INCONCLUSIVE" if "inconclusive" in outcomes else "PASS")
     return Comparison(
-        verdict=verdict, unit=unit, route=route, statuses=criteria.statuses,
+        verdict=verdict_of(reasons), unit=unit, route=route, statuses=criteria.statuses,
         signatures=criteria.signatures, gate=gate, baseline=base_window, post=post_window,
-        target_baseline=base, target_post=after, relative_drop=drop, p_value=p,
-        min_achievable_p=min_p, bursts=tuple(runs), barometers=tuple(barometers),
+        target_baseline=base, target_post=after, assessment=assessment, bursts=tuple(runs),
+        barometers=tuple(barometers),
         reasons=tuple(reasons),
     )

@@ -24,7 +24,7 @@ from reversal.sandbox.durable import DurableWorker, sqlite_url
 from reversal.sandbox.platform import FLAG_NAMES, Platform
 from reversal.sandbox.servers import Incoming, LoopbackServer, json_reply
 from reversal.sandbox.settings import SandboxInfo, SandboxSettings
-from reversal.sandbox.traffic import MINUTE_MS, TrafficThread, synthetic_requests
+from reversal.sandbox.traffic import MINUTE_MS, TrafficModel, TrafficThread, synthetic_requests
 
 PROJECT_NAME = "zrg-dashboard"
 # The git meta Vercel records on a deployment built from a push: the deployed commit.
@@ -56,6 +56,7 @@ class Sandbox:
         self._servers: list[LoopbackServer] = []
         self._worker: DurableWorker | None = None
         self._traffic: TrafficThread | None = None
+        self._model = TrafficModel(s.traffic_model, s.seed)
         self._tmp: Path | None = None
         self.info: SandboxInfo | None = None
 
@@ -169,8 +170,9 @@ class Sandbox:
             serving = self.platform.serving(ts)
             if serving is None:
                 continue
+            rates = self._model.rates(ts, self._rates, serving.id, serving.ready_ms)
             outcome = handle(request, serving.env, ts, rng, deployment_id=serving.id,
-                             failure_rates=self._rates, offload_does_not_help=self._does_not_help)
+                             failure_rates=rates, offload_does_not_help=self._does_not_help)
             work = self.platform.record(outcome.record, outcome.work)
             if work is not None and self._worker is not None:
                 self._worker.submit(work)

@@ -13,6 +13,8 @@ from typing import Any
 
 from reversal.errors import InputError
 
+TRAFFIC_MODELS = ("stationary", "bursty", "decay")  # see reversal.sandbox.traffic.TrafficModel
+
 
 @dataclass(frozen=True)
 class SandboxSettings:
@@ -35,6 +37,7 @@ class SandboxSettings:
     bad_signing_key: bool = False  # INNGEST_SIGNING_KEY stored with "\n": every durable run FAILs
     offload_does_not_help: tuple[str, ...] = ()  # routes (or slices) still failing once dispatched
     failure_rates: Mapping[str, float] = field(default_factory=dict)  # route (or slice) -> inline rate
+    traffic_model: str = "stationary"  # stationary | bursty | decay (an incident that ends on its own)
 
     def __post_init__(self) -> None:
         if self.factor <= 0:
@@ -45,6 +48,9 @@ class SandboxSettings:
             _rate(f"failure_rates[{route}]", rate)
         if self.page_size < 1:
             raise InputError(f"sandbox knob page_size={self.page_size!r} must be at least 1.")
+        if self.traffic_model not in TRAFFIC_MODELS:
+            raise InputError(f"sandbox knob traffic_model={self.traffic_model!r}: expected one of "
+                             f"{', '.join(TRAFFIC_MODELS)}.")
         if self.history_s < 0 or self.build_s < 0:
             raise InputError("sandbox knobs history_s and build_s must not be negative.")
 
@@ -120,6 +126,8 @@ def parse_knobs(pairs: Iterable[str], base: SandboxSettings | None = None) -> Sa
             changes[name] = {**base.failure_rates, **_rates(name, raw)}
         elif name == "offload_does_not_help":
             changes[name] = tuple(filter(None, (p.strip() for p in raw.split(","))))
+        elif name == "traffic_model":
+            changes[name] = raw.strip()
         elif name in ("seed", "database_url"):
             changes[name] = (_number(name, raw, int) if name == "seed" else raw) if raw else None
         elif isinstance(default, bool):

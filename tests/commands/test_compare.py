@@ -67,7 +67,7 @@ def test_clear_drop_passes_exit_0_with_meta_spans(project, capsys):
     assert code == 0, err
     doc = json.loads(out)
     assert doc["verdict"] == "PASS" and doc["exit_code"] == 0
-    assert set(reasons(doc)) == {"drop_ok", "significant", "no_burst"}
+    assert set(reasons(doc)) == {"drop_ok", "significant", "no_burst", "no_controls", "no_pre_trend"}
     assert doc["unit"] == "rows"  # runtime-log lines carry no request id
     assert doc["target_failures"]["baseline"]["events"] == 60
     assert doc["target_failures"]["post"]["events"] == 1
@@ -87,7 +87,7 @@ def test_no_change_fails_exit_1_text_names_the_reason(project, capsys):
 
 
 def test_three_to_zero_is_inconclusive_exit_3_markdown(project, capsys):
-    base = window(project / "base.jsonl", [1, 0, 0, 1, 0, 0, 1] + [0] * 23, T0)
+    base = window(project / "base.jsonl", ([1] + [0] * 9) * 3, T0)
     post = window(project / "post.jsonl", [0] * 30, POST)
     code, out, _ = invoke(capsys, base, post, "--route", ROUTE, "--format", "md")
     assert code == 3
@@ -134,7 +134,7 @@ def test_playbook_file_gate_and_flag_overrides(project, capsys):
 
 
 def test_capture_style_meta_name_and_span_from_records(project, capsys):
-    base = window(project / "baseline-response-timing-logs-2026-02-18T03-00-00Z.jsonl", [2] * 30, T0,
+    base = window(project / "baseline-response-timing-logs-2026-02-18T03-00-00Z.jsonl", [1] * 60, T0,
                   meta=False)
     (project / "baseline-response-timing-meta-2026-02-18T03-00-00Z.json").write_text(
         json.dumps({"window": {"since_ms": T0, "until_ms": T0 + 60 * MIN}}))
@@ -183,7 +183,10 @@ def test_real_export_against_a_clean_post_window(project, capsys):
     last = (max(r["timestampInMs"] for r in mine) // MIN + 1) * MIN
     (project / "zrg.meta.json").write_text(json.dumps({"window": {"since_ms": first, "until_ms": last}}))
     start = last + 30 * MIN
-    post = window(project / "post.jsonl", [0] * ((last - first) // MIN), start)
+    rest = [line(r["timestampInMs"] - first + start, route=r["requestPath"], status=r["responseStatusCode"])
+            for r in raw if not r["requestPath"].endswith(ROUTE) and first <= r["timestampInMs"] < last
+            and r["responseStatusCode"] in (500, 504)]  # the rest of the app fails as before
+    post = window(project / "post.jsonl", [0] * ((last - first) // MIN), start, extra=rest)
     code, out, _ = invoke(capsys, EXPORT, post, "--playbook", "response-timing",
                           "--baseline-meta", project / "zrg.meta.json", "--json")
     doc = json.loads(out)
@@ -191,3 +194,25 @@ def test_real_export_against_a_clean_post_window(project, capsys):
     assert doc["target_failures"]["baseline"]["events"] == len(failing) == 110
     assert doc["target_failures"]["baseline"]["rows"] == len(mine)
     assert code == 0 and doc["verdict"] == "PASS"
+
+
+def test_json_and_text_carry_dispersion_controls_and_pre_trend(project, capsys):
+    other = "/api/cron/followups"
+    steady = [line(T0 + m * MIN + 2000, route=other) for m in range(30)]
+    steady_post = [line(POST + m * MIN + 2000, route=other) for m in range(30)]
+    base = window(project / "base.jsonl", [1] * 30, T0, extra=steady)
+    post = window(project / "post.jsonl", [0] * 30, POST, extra=steady_post)
+    code, out, _ = invoke(capsys, base, post, "--route", ROUTE, "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["verdict"] == "PASS"
+    assert doc["dispersion"]["phi"] == 1.0 and doc["dispersion"]["effective_minutes"]["baseline"] == 30
+    assert doc["controls"]["routes"] == [{"route": other, "baseline": 30, "post": 30, "drop": 0.0}]
+    assert doc["controls"]["usable"] and doc["controls"]["adjusted_drop"] == 1.0
+    assert doc["pre_trend"]["collapsing"] is False
+    assert doc["pre_trend"]["first_two_thirds"] == {"events": 20, "minutes": 20}
+    assert {"p_value_exact", "p_value_blocks", "block_minutes"} <= set(doc["target_failures"])
+    code, out, _ = invoke(capsys, base, post, "--route", ROUTE, "--control", "/api/cron/none")
+    assert code == 0
+    assert "controls (not usable): /api/cron/none 0->0" in out
+    assert "pre-trend: 20 in 20 min, then 10 in 10 min" in out
+    assert "rank test on 5-minute blocks" in out
