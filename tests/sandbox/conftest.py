@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -49,9 +50,11 @@ def request_log_rows(info: SandboxInfo, start_ms: int, end_ms: int, **extra: str
     raise AssertionError("request-logs never stopped paging")
 
 
-def env_by_key(info: SandboxInfo) -> dict[str, dict[str, Any]]:
+def env_by_key(info: SandboxInfo, target: str = "production") -> dict[str, dict[str, Any]]:
+    """The records that apply to ``target`` (a flag has one record per target unless flag_targets=all)."""
     with vercel(info) as c:
-        envs = c.get(f"/v10/projects/{info.project_id}/env", params={"decrypt": "true"}).json()["envs"]
+        envs = c.get(f"/v10/projects/{info.project_id}/env",
+                     params={"decrypt": "true", "target": target}).json()["envs"]
     return {e["key"]: e for e in envs}
 
 
@@ -77,18 +80,25 @@ def redeploy(info: SandboxInfo, timeout: float = 10.0) -> dict[str, Any]:
             timeout, "the deployment to finish")
 
 
-@pytest.fixture
-def start_sandbox() -> Iterator[Callable[..., SandboxInfo]]:
-    """Start sandboxes with the given settings; all are stopped at the end of the test."""
+@contextmanager
+def sandbox_starter(**defaults: Any) -> Iterator[Callable[..., SandboxInfo]]:
+    """``start(**settings)`` over ``defaults``; every sandbox started is stopped on exit."""
     running: list[Sandbox] = []
 
     def start(**settings: Any) -> SandboxInfo:
-        settings.setdefault("seed", 7)
-        settings.setdefault("factor", 600)
-        sandbox = Sandbox(SandboxSettings(**settings))
+        sandbox = Sandbox(SandboxSettings(**{**defaults, **settings}))
         running.append(sandbox)
         return sandbox.start()
 
-    yield start
-    for sandbox in running:
-        sandbox.stop()
+    try:
+        yield start
+    finally:
+        for sandbox in running:
+            sandbox.stop()
+
+
+@pytest.fixture
+def start_sandbox() -> Iterator[Callable[..., SandboxInfo]]:
+    """Start sandboxes with the given settings; all are stopped at the end of the test."""
+    with sandbox_starter(seed=7, factor=600) as start:
+        yield start
