@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ import pytest
 
 from reversal.clock import parse_clock
 from reversal.sandbox import Sandbox, SandboxInfo, SandboxSettings
+from reversal.sandbox.durable import sqlite_path
 
 
 def sim_now(info: SandboxInfo) -> int:
@@ -50,6 +52,14 @@ def request_log_rows(info: SandboxInfo, start_ms: int, end_ms: int, **extra: str
     raise AssertionError("request-logs never stopped paging")
 
 
+def ledger_rows(info: SandboxInfo, dispatch_key: str | None = None) -> list[dict[str, Any]]:
+    """``BackgroundFunctionRun`` rows of the sandbox's SQLite ledger (all, or one dispatch key's)."""
+    with sqlite3.connect(sqlite_path(info.database_url)) as db:
+        db.row_factory = sqlite3.Row
+        sql = 'SELECT * FROM "BackgroundFunctionRun"' + (' WHERE "dispatchKey" = ?' if dispatch_key else "")
+        return [dict(r) for r in db.execute(sql, (dispatch_key,) if dispatch_key else ())]
+
+
 def env_by_key(info: SandboxInfo, target: str = "production") -> dict[str, dict[str, Any]]:
     """The records that apply to ``target`` (a flag has one record per target unless flag_targets=all)."""
     with vercel(info) as c:
@@ -67,16 +77,16 @@ def set_flag(info: SandboxInfo, name: str, value: str) -> dict[str, Any]:
 
 
 def redeploy(info: SandboxInfo, timeout: float = 10.0) -> dict[str, Any]:
-    """Redeploy the current production deployment and poll it to a terminal state."""
+    """Redeploy the deployment serving production (the project's ``targets.production``, which the
+    newest READY one need not be) and poll it to a terminal state."""
     with vercel(info) as c:
-        current = c.get("/v6/deployments", params={"projectId": info.project_id, "target": "production",
-                                                   "state": "READY", "limit": 1}).json()["deployments"][0]
+        current = c.get(f"/v9/projects/{info.project_id}").json()["targets"]["production"]
         created = c.post("/v13/deployments", json={
-            "name": "zrg-dashboard", "deploymentId": current["uid"], "project": info.project_id,
+            "name": "zrg-dashboard", "deploymentId": current["id"], "project": info.project_id,
             "target": "production", "withLatestCommit": False, "meta": {"redeployedBy": "tests"}}).json()
         return wait_until(
             lambda: (d := c.get(f"/v13/deployments/{created['id']}").json())["readyState"]
-            in ("READY", "ERROR", "CANCELED") and d,
+            in ("READY", "ERROR", "CANCELED", "BLOCKED") and d,
             timeout, "the deployment to finish")
 
 
