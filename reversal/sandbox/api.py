@@ -329,6 +329,15 @@ def project_view(platform: Platform, now_ms: int) -> dict[str, Any]:
     }
 
 
+def production_deployment(platform: Platform, now_ms: int) -> Reply:
+    """``GET /projects/{p}/production-deployment``: how ``vercel logs`` finds the deployment serving
+    production (packages/cli/src/commands/logs/index.ts ``getActiveProductionDeployment``); 404 if none."""
+    serving = platform.serving(now_ms)
+    if serving is None:
+        return error(404, "not_found", "No production deployment found for this project.")
+    return Reply(200, {"deployment": deployment_view(platform, serving, now_ms)})
+
+
 def team_view(platform: Platform) -> dict[str, Any]:
     """``GET /teams/{id}`` (packages/cli/src/util/teams/get-team-by-id.ts, internals/types ``Team``)."""
     return {
@@ -450,7 +459,7 @@ def runtime_logs(platform: Platform, deployment_id: str, now_ms: int) -> Reply:
               "requestMethod": r.method, "requestPath": r.path,
               "responseStatusCode": -1 if r.status is None else r.status}
              for r in records for n, line in enumerate(r.lines)]
-    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    body = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
     return Reply(200, body, {"content-type": "application/stream+json; charset=utf-8"})
 
 
@@ -522,12 +531,13 @@ _PROJECT = re.compile(r"/v9/projects/([^/]+)")
 _DEPLOYMENT = re.compile(r"/v13/deployments/([^/]+)")
 _ENV_PULL = re.compile(r"/v3/env/pull/([^/]+)(?:/([^/]+))?")
 _RUNTIME_LOGS = re.compile(r"/v1/projects/([^/]+)/deployments/([^/]+)/runtime-logs")
+_PRODUCTION = re.compile(r"/projects/([^/]+)/production-deployment")
 _BUILDS = re.compile(r"/v11/deployments/([^/]+)/builds")
 _TEAM = re.compile(r"/(?:v\d+/)?teams/([^/]+)")
 
 
 def vercel_api(platform: Platform, call: Call, now_ms: int, *, token: str, faults: Faults,
-               rng: random.Random) -> Reply:
+               rng: random.Random, page_size: int = 100, refusal: str = "ok") -> Reply:
     gate = _gate(call, platform, token, faults, rng)
     if gate:
         return gate
@@ -566,6 +576,10 @@ def vercel_api(platform: Platform, call: Call, now_ms: int, *, token: str, fault
         if deployment is None:
             return error(404, "not_found", f"Could not find the deployment: {match.group(1)}")
         return Reply(200, {"builds": builds_view(deployment, now_ms)})
+    if (match := _PRODUCTION.fullmatch(path)) and m == "GET":
+        return _project(platform, match.group(1)) or production_deployment(platform, now_ms)
+    if path == "/api/logs/request-logs" and m == "GET":  # the CLI's host when --api is not api.vercel.com
+        return _REFUSALS.get(refusal) or request_logs(platform, call, now_ms, page_size)
     if path == "/v2/user" and m == "GET":
         return Reply(200, user_view(platform))
     if path == "/_sandbox/audit" and m == "GET":  # the sandbox's own audit log, for tests

@@ -212,7 +212,8 @@ class Sandbox:
         call = self._call(incoming)
         if isinstance(call, Call):
             call = vercel_api(self.platform, call, self.clock.now_ms(), token=self.token,
-                              faults=self._faults(), rng=self._rngs["faults"])
+                              faults=self._faults(), rng=self._rngs["faults"],
+                              page_size=self.settings.page_size, refusal=self.settings.request_logs)
         return _send(call)
 
     def _serve_logs(self, incoming: Incoming) -> tuple[int, dict[str, str], bytes]:

@@ -1,11 +1,15 @@
 """The Vercel CLI 58.10.0, pointed at the sandbox with ``--api``, works on a linked folder:
-``vercel env ls``, ``vercel env pull``, ``vercel ls``, ``vercel inspect``."""
+``vercel env ls``, ``vercel env pull``, ``vercel ls``, ``vercel inspect``, ``vercel logs --json``
+and ``vercel logs --follow --json``."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import pytest
 
-from tests.sandbox.conftest import vercel
+from tests.sandbox.conftest import request_log_rows, sim_now, vercel
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +59,43 @@ def test_inspect_shows_the_deployment_and_its_alias(sensitive, vercel_cli):
         assert deployment["uid"] in out and "Ready" in out
         serves = deployment["readySubstate"] == "PROMOTED"
         assert ("https://zrg-dashboard.vercel.app" in out) is serves
+
+
+@pytest.fixture(scope="module")
+def live(start_served):
+    return start_served(history_s=20 * 60)
+
+
+def _iso(ms):
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_logs_json_prints_one_request_per_line_from_the_request_logs(live, vercel_cli):
+    """``vercel logs --json`` (CLI 58.x) reads ``/api/logs/request-logs`` on the --api host and prints
+    one JSON line per request: the format users save (packages/cli/src/util/logs-v2.ts)."""
+    end = sim_now(live) // 1000 * 1000 - 60_000
+    start = end - 10 * 60_000
+    out = _ok(vercel_cli(live, "logs", "--json", "--environment", "production", "--since", _iso(start),
+                         "--until", _iso(end), "--limit", "1000"))
+    printed = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    rows = request_log_rows(live, start, end)
+    assert sorted(p["id"] for p in printed) == sorted(r["requestId"] for r in rows) and printed
+    row = {r["requestId"]: r for r in rows}
+    for p in printed:
+        assert {"id", "timestamp", "deploymentId", "requestPath", "responseStatusCode", "logs"} <= set(p)
+        assert p["responseStatusCode"] == row[p["id"]]["statusCode"]
+        assert p["deploymentId"] == row[p["id"]]["deploymentId"] and isinstance(p["timestamp"], int)
+
+
+def test_logs_follow_json_streams_the_production_deployments_runtime_lines(live, vercel_cli):
+    """``vercel logs --follow --json`` asks ``/projects/{p}/production-deployment``, then prints the
+    runtime-logs stream line by line (packages/cli/src/commands/logs/index.ts, util/logs.ts)."""
+    out = _ok(vercel_cli(live, "logs", "--follow", "--json", "--environment", "production"))
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    with vercel(live) as c:
+        serving = c.get(f"/projects/{live.project_id}/production-deployment").json()["deployment"]
+    assert lines and {line["source"] for line in lines} == {"serverless"}
+    assert all(line["domain"] == "zrg-dashboard.vercel.app" and "timestampInMs" in line for line in lines)
+    rows = {r["requestId"] for r in request_log_rows(live, lines[0]["timestampInMs"] - 120_000, sim_now(live),
+                                                     deploymentId=serving["id"])}
+    assert {line["rowId"].rsplit("-", 1)[0] for line in lines} <= rows

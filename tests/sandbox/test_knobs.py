@@ -95,6 +95,8 @@ def test_staged_production_is_newer_and_ready_but_does_not_serve(start_sandbox):
     project = _get(info, f"/v9/projects/{info.project_id}")
     assert project["targets"]["production"]["id"] == older["uid"]
     assert [d["readySubstate"] for d in project["latestDeployments"]] == ["STAGED", "PROMOTED"]
+    production = _get(info, f"/projects/{info.project_id}/production-deployment")["deployment"]
+    assert production["id"] == older["uid"] and production["alias"] == ["zrg-dashboard.vercel.app"]
     start = sim_now(info)
     _probe(info)
     row = wait_until(lambda: [r for r in request_log_rows(info, start, sim_now(info))
