@@ -364,9 +364,10 @@ def create_deployment(platform: Platform, call: Call, now_ms: int) -> Reply:
     missing = _project(platform, project)
     if missing:
         return missing
-    source = "cli"
+    source, origin = "cli", None
     if body.get("deploymentId") is not None:
-        if platform.find_deployment(str(body["deploymentId"])) is None:
+        origin = platform.find_deployment(str(body["deploymentId"]))
+        if origin is None:
             return error(404, "not_found", f"Could not find the deployment: {body['deploymentId']}")
         source = "redeploy"
     target = body.get("target")
@@ -375,10 +376,12 @@ def create_deployment(platform: Platform, call: Call, now_ms: int) -> Reply:
     meta = body.get("meta") or {}
     if not isinstance(meta, Mapping) or not all(isinstance(v, str) for v in meta.values()):
         return error(400, "bad_request", "Invalid request: `meta` must map strings to strings.")
-    deployment = platform.create_deployment(now_ms, target=target, meta=meta, source=source)
+    # a redeploy rebuilds the source deployment's commit: its git meta carries over
+    git = {k: v for k, v in (origin.meta if origin else {}).items() if k.startswith("github")}
+    deployment = platform.create_deployment(now_ms, target=target, meta={**git, **meta}, source=source)
     with platform.lock:
-        platform.audit.append({"action": "deployment.create", "id": deployment.id,
-                               "meta": dict(meta), "atMs": now_ms})
+        platform.audit.append({"action": "deployment.create", "id": deployment.id, "meta": dict(meta),
+                               "redeployOf": origin.id if origin else None, "atMs": now_ms})
     return Reply(200, deployment_view(platform, deployment, now_ms))
 
 

@@ -36,6 +36,11 @@ def _id(rng: random.Random, prefix: str, size: int) -> str:
                             for _ in range(size))
 
 
+def _git_meta(sha: str) -> dict[str, str]:
+    """The git meta of a deployment built from commit ``sha`` of main (a redeploy keeps it)."""
+    return {"githubCommitRef": "main", "githubCommitSha": sha + "0" * (40 - len(sha))}
+
+
 def _send(reply: Reply) -> tuple[int, dict[str, str], bytes]:
     """A JSON reply, or a body already encoded (the NDJSON runtime-logs stream)."""
     if isinstance(reply.body, bytes):
@@ -161,11 +166,11 @@ class Sandbox:
             else:
                 p.add_env(name, "false", created, target=("production",))
                 p.add_env(name, "false", created, target=("preview", "development"))
-        p.create_deployment(created, target="production", meta={"githubCommitRef": "main"}, source="git",
+        p.create_deployment(created, target="production", meta=_git_meta("9f3c2a1e5b7d"), source="git",
                             build_ms=0, outcome="READY")
         if s.staged_production:  # `vercel deploy --prod --skip-domain`: READY, STAGED, serves nothing
             p.create_deployment(self.clock.now_ms() - 5 * MINUTE_MS, target="production",
-                                meta={"githubCommitRef": "main"}, source="cli", build_ms=0, promote=False,
+                                meta=_git_meta("4b1d8e7f0a2c"), source="cli", build_ms=0, promote=False,
                                 outcome="READY")
         # the fault knobs hit the first deployments made through the API
         p.pending_outcomes = ["ERROR"] * s.deploy_error + ["BLOCKED"] * s.blocked_deploy

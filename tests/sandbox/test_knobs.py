@@ -105,6 +105,10 @@ def test_staged_production_is_newer_and_ready_but_does_not_serve(start_sandbox):
     # redeploying what serves production promotes the new deployment; the staged one stays staged
     done = redeploy(info)
     assert done["readySubstate"] == "PROMOTED" and done["alias"] == ["zrg-dashboard.vercel.app"]
+    sha = done["meta"]["githubCommitSha"]  # the serving commit was rebuilt, not the staged one
+    assert sha == older["meta"]["githubCommitSha"] != newest["meta"]["githubCommitSha"]
+    audit = _get(info, "/_sandbox/audit")["entries"]
+    assert [e["redeployOf"] for e in audit if e["action"] == "deployment.create"] == [older["uid"]]
     project = _get(info, f"/v9/projects/{info.project_id}")
     assert project["targets"]["production"]["id"] == done["id"]
     staged = _get(info, f"/v13/deployments/{newest['uid']}")
