@@ -444,6 +444,11 @@ def request_logs(platform: Platform, call: Call, now_ms: int, page_size: int) ->
 RUNTIME_LOGS_WINDOW_MS = 5 * 60_000  # the CLI follows a live tail for at most 5 minutes
 
 
+def _row_id(request_id: str, n: int) -> str:
+    """An opaque row id: runtime lines do not say which request they belong to."""
+    return hashlib.sha256(f"{request_id}/{n}".encode()).hexdigest()[:24]
+
+
 def runtime_logs(platform: Platform, deployment_id: str, now_ms: int) -> Reply:
     """``GET /v1/projects/{p}/deployments/{d}/runtime-logs``: ``application/stream+json``, one
     object per line (@vercel/sdk models/getruntimelogsop.ts; packages/cli/src/util/logs.ts). Vercel
@@ -457,7 +462,7 @@ def runtime_logs(platform: Platform, deployment_id: str, now_ms: int) -> Reply:
         records = [r for r in platform.records if r.deployment_id == deployment.id
                    and now_ms - RUNTIME_LOGS_WINDOW_MS <= r.ts_ms <= now_ms]
     lines = [{"level": line.level if line.level in ("error", "warning", "info") else "info",
-              "message": line.message, "rowId": f"{r.request_id}-{n}", "source": "serverless",
+              "message": line.message, "rowId": _row_id(r.request_id, n), "source": "serverless",
               "timestampInMs": r.ts_ms + line.offset_ms, "domain": platform.domain, "messageTruncated": False,
               "requestMethod": r.method, "requestPath": r.path,
               "responseStatusCode": -1 if r.status is None else r.status}

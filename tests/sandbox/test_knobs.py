@@ -167,6 +167,8 @@ def test_runtime_logs_stream_one_line_per_log_of_that_deployment(start_sandbox):
                                        "messageTruncated", "requestMethod", "requestPath",
                                        "responseStatusCode"} for line in lines)
     assert any(line["level"] == "error" and line["requestPath"] == "/api/cron/followups" for line in lines)
+    request_ids = {r["requestId"] for r in request_log_rows(info, sim_now(info) - 10 * 60_000, sim_now(info))}
+    assert not any(line["rowId"].startswith(rid) for line in lines for rid in request_ids)  # no request id
     assert min(line["timestampInMs"] for line in lines) >= sim_now(info) - 5 * 60_000 - 60_000
 
 
