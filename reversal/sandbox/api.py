@@ -307,8 +307,8 @@ def list_deployments(platform: Platform, call: Call, now_ms: int) -> Reply:
 
 # -- project, team, user --------------------------------------------------------------------------
 def project_view(platform: Platform, now_ms: int) -> dict[str, Any]:
-    """``GET /v9/projects/{idOrName}`` (@vercel/sdk models/getprojectresponsebody.ts): ``targets.production``
-    is the deployment serving production, which the CLI reads instead of "the newest READY one"."""
+    """``GET /v9/projects/{idOrName}`` (@vercel/sdk models/getprojectresponsebody.ts). ``targets.production``
+    is the deployment serving production, which need not be the newest READY production one."""
     serving = platform.serving(now_ms)
     with platform.lock:
         latest = sorted(platform.deployments, key=lambda d: d.created_ms, reverse=True)[:5]

@@ -11,6 +11,7 @@ import pytest
 
 from tests.sandbox.conftest import request_log_rows, sim_now, vercel
 
+pytestmark = pytest.mark.timeout(900)  # the first test may wait for npm ci
 
 @pytest.fixture(scope="module")
 def sensitive(start_served):

@@ -11,6 +11,7 @@ import pytest
 
 from tests.sandbox.conftest import vercel, wait_until
 
+pytestmark = pytest.mark.timeout(900)  # the first test may wait for npm ci
 
 @pytest.fixture(scope="module")
 def plain(start_served):
