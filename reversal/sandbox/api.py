@@ -14,6 +14,7 @@ import json
 import random
 import re
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -529,7 +530,12 @@ def inngest_events(platform: Platform, call: Call, signing_key: str, now_ms: int
                   and after <= e["ts"] <= before and (not cursor or e["internal_id"] < cursor)
                   and (internal_events or not e["name"].startswith("inngest/"))]
     events.sort(key=lambda e: e["internal_id"], reverse=True)
-    return Reply(200, {"data": events[:limit], "metadata": {"fetched_at": iso(now_ms)}})
+    # the rest of pkg/cqrs/events.go ``Event``: account and environment ids, the ingest source
+    account, environment = (str(uuid.uuid5(uuid.NAMESPACE_URL, f"{platform.team_id}/{part}"))
+                            for part in ("account", "production"))
+    rows = [{"account_id": account, "environment_id": environment, "source": "", "source_id": None, **e}
+            for e in events[:limit]]
+    return Reply(200, {"data": rows, "metadata": {"fetched_at": iso(now_ms)}})
 
 
 # -- routing --------------------------------------------------------------------------------------

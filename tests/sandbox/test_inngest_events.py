@@ -37,6 +37,8 @@ def test_limit_defaults_to_20_and_is_capped_at_51_with_data_and_metadata_only():
     capped = _get(platform, limit="100")
     assert len(capped.body["data"]) == INNGEST_MAX_EVENTS == 51
     assert set(capped.body) == {"data", "metadata"} and "cursor" not in capped.body["metadata"]
+    assert {"internal_id", "account_id", "environment_id", "received_at", "id", "name", "data", "ts"} <= set(
+        capped.body["data"][0])
     assert len(_get(platform, limit="0").body["data"]) == 20
     assert len(_get(platform, limit="-5").body["data"]) == 1
 
