@@ -102,13 +102,20 @@ def _targets(value: Any) -> list[str] | None:
     return list(items)
 
 
-def _env_type(platform: Platform, requested: str, targets: list[str]) -> str | None:
-    """The type Vercel stores: with the team's sensitive policy on, an ``encrypted`` production or
-    preview var silently becomes ``sensitive`` (internals/types ``Team.sensitiveEnvironmentVariablePolicy``).
-    None: sensitive on development, which Vercel refuses (packages/cli/src/commands/env/add.ts)."""
-    if platform.enforce_sensitive and requested == "encrypted" and {"production", "preview"} & set(targets):
-        requested = "sensitive"
-    return None if requested == "sensitive" and "development" in targets else requested
+def _env_records(platform: Platform, requested: str, targets: list[str]
+                 ) -> list[tuple[str, list[str]]] | None:
+    """The (type, targets) records Vercel stores for one new var. With the team's sensitive policy on,
+    an ``encrypted`` production/preview var silently becomes ``sensitive`` (internals/types
+    ``Team.sensitiveEnvironmentVariablePolicy``); development cannot be sensitive, so a var that also
+    targets development is split into a sensitive record and a development one, as the docs'
+    "Sensitive environment variables" page describes. None: ``sensitive`` asked for development."""
+    if requested == "sensitive" and "development" in targets:
+        return None
+    promoted = platform.enforce_sensitive and requested == "encrypted"
+    if not (promoted and {"production", "preview"} & set(targets)):
+        return [(requested, targets)]
+    rest = [t for t in targets if t != "development"]
+    return [("sensitive", rest)] + ([("encrypted", ["development"])] if "development" in targets else [])
 
 
 def list_env(platform: Platform, call: Call) -> Reply:
@@ -138,6 +145,28 @@ def get_env(platform: Platform, env_id: str) -> Reply:
         return Reply(200, _env_view(entry, decrypt=True))
 
 
+def _create_one(platform: Platform, item: Mapping[str, Any], type_: str, targets: list[str], upsert: bool,
+                now_ms: int) -> dict[str, Any]:
+    """One stored record (created, or updated by ``upsert``), or the ``failed[]`` entry of a clash."""
+    key = item["key"]
+    with platform.lock:
+        clash = next((e for e in platform.envs if e["key"] == key and set(e["target"]) & set(targets)), None)
+        if clash is not None and not upsert:
+            return {"error": {"code": "ENV_ALREADY_EXISTS", "key": key, "envVarId": clash["id"],
+                              "message": f"A variable with the name `{key}` already exists for "
+                                         "the target production, preview or development.",
+                              "target": targets}}
+        value = platform.stored_value(key, item["value"])
+        platform.audit.append({"action": "env.write", "key": key, "atMs": now_ms})
+        if clash is not None:
+            clash.update(value=value, type=type_, target=targets, updatedAt=now_ms,
+                         updatedBy="user_sandbox", comment=item.get("comment", clash["comment"]))
+            return _env_view(clash, decrypt=False)
+        entry = platform.add_env(key, value, now_ms, type_=type_, target=tuple(targets))
+        entry["comment"] = item.get("comment")
+        return _env_view(entry, decrypt=False)
+
+
 def create_env(platform: Platform, call: Call, now_ms: int) -> Reply:
     items = call.body if isinstance(call.body, list) else [call.body]
     upsert = call.query.get("upsert") == "true"
@@ -151,30 +180,13 @@ def create_env(platform: Platform, call: Call, now_ms: int) -> Reply:
         if missing or targets is None:
             return error(400, "bad_request", "Invalid request: missing required property "
                          f"`{(missing or ['target'])[0]}` (key, value, type and target are required).")
-        key = item["key"]
-        type_ = _env_type(platform, item["type"], targets)
-        if type_ is None:
+        records = _env_records(platform, item["type"], targets)
+        if records is None:
             return error(400, "bad_request", "Sensitive Environment Variables are not supported on the "
                          "Development Environment.")
-        with platform.lock:
-            clash = next((e for e in platform.envs
-                          if e["key"] == key and set(e["target"]) & set(targets)), None)
-            if clash is not None and not upsert:
-                failed.append({"error": {"code": "ENV_ALREADY_EXISTS", "key": key, "envVarId": clash["id"],
-                                         "message": f"A variable with the name `{key}` already exists for "
-                                                    "the target production, preview or development.",
-                                         "target": targets}})
-                continue
-            value = platform.stored_value(key, item["value"])
-            platform.audit.append({"action": "env.write", "key": key, "atMs": now_ms})
-            if clash is not None:
-                clash.update(value=value, type=type_, target=targets, updatedAt=now_ms,
-                             updatedBy="user_sandbox", comment=item.get("comment", clash["comment"]))
-                created.append(_env_view(clash, decrypt=False))
-            else:
-                entry = platform.add_env(key, value, now_ms, type_=type_, target=tuple(targets))
-                entry["comment"] = item.get("comment")
-                created.append(_env_view(entry, decrypt=False))
+        for type_, record_targets in records:
+            outcome = _create_one(platform, item, type_, record_targets, upsert, now_ms)
+            (created if "error" not in outcome else failed).append(outcome)
     body_created: Any = created if isinstance(call.body, list) else (created[0] if created else [])
     return Reply(201, {"created": body_created, "failed": failed})
 

@@ -66,7 +66,13 @@ def test_enforce_sensitive_promotes_new_production_and_preview_vars(start_sandbo
     plain = create("NEW_PLAIN", "plain", "production")
     assert prod.json()["created"]["type"] == "sensitive" and "value" not in prod.json()["created"]
     assert dev.json()["created"]["type"] == "encrypted"
-    assert shared.status_code == 400 and "Development" in shared.json()["error"]["message"]
+    # development cannot be sensitive: the var is split, as the docs describe for marking one sensitive
+    assert shared.status_code == 201 and shared.json()["created"]["type"] == "sensitive"
+    envs = _get(info, f"/v10/projects/{info.project_id}/env")["envs"]
+    split = sorted((e["type"], e["target"]) for e in envs if e["key"] == "NEW_ALL")
+    assert split == [("encrypted", ["development"]), ("sensitive", ["production", "preview"])]
+    refused = create("S_DEV", "sensitive", "development")
+    assert refused.status_code == 400 and "Development" in refused.json()["error"]["message"]
     assert plain.json()["created"]["type"] == "plain"
     assert env_by_key(info)["CRON_SECRET"]["type"] == "encrypted"  # existing vars are left alone
 
