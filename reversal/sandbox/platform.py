@@ -2,8 +2,11 @@
 
 One ``Platform`` holds everything the Vercel- and Inngest-shaped servers expose, behind one
 lock. Deployment states are a pure function of simulated time (QUEUED, BUILDING, then READY or
-ERROR), so nothing needs a timer: the production deployment serving the app at time ``t`` is
-the newest production deployment READY at ``t``, with the env it snapshotted at creation.
+ERROR, or BLOCKED before any build), so nothing needs a timer. As on Vercel, the deployment
+serving production (the project's ``targets.production``) is not "the newest READY production
+deployment": it is the one promoted last. A production deployment built with auto-promotion is
+promoted when it becomes READY (``readySubstate`` PROMOTED); a staged one (``vercel deploy --prod
+--skip-domain``) is READY but STAGED and serves nothing.
 """
 
 from __future__ import annotations
@@ -33,17 +36,26 @@ class Deployment:
     created_ms: int
     ready_ms: int  # when it reaches its terminal state
     target: str | None
-    fails: bool
+    outcome: str  # READY, ERROR or BLOCKED
     env: dict[str, str]
     meta: dict[str, str]
     source: str = "cli"
+    promote: bool = True  # a READY production deployment takes the production domain
 
     def state(self, now_ms: int) -> str:
         if now_ms < self.created_ms + QUEUED_S * 1000:
             return "QUEUED"
+        if self.outcome == "BLOCKED":  # blocked before the build starts; never builds
+            return "BLOCKED"
         if now_ms < self.ready_ms:
             return "BUILDING"
-        return "ERROR" if self.fails else "READY"
+        return self.outcome
+
+    def ready_substate(self, now_ms: int) -> str | None:
+        """PROMOTED once it took the production domain, STAGED if READY without it (production only)."""
+        if self.target != "production" or self.state(now_ms) != "READY":
+            return None
+        return "PROMOTED" if self.promote else "STAGED"
 
 
 @dataclass
@@ -56,7 +68,8 @@ class Platform:
     domain: str
     build_ms: int
     flag_trailing_newline: bool = False
-    deploy_error_pending: bool = False
+    enforce_sensitive: bool = False  # the team's sensitiveEnvironmentVariablePolicy is "on"
+    pending_outcomes: list[str] = field(default_factory=list)  # outcomes of the next API deployments
     envs: list[dict[str, Any]] = field(default_factory=list)
     deployments: list[Deployment] = field(default_factory=list)
     records: list[RequestRecord] = field(default_factory=list)
@@ -77,7 +90,7 @@ class Platform:
                 "key": key, "value": value, "type": type_, "target": list(target), "gitBranch": None,
                 "customEnvironmentIds": [], "comment": None, "configurationId": None,
                 "createdAt": now_ms, "updatedAt": now_ms, "createdBy": "user_sandbox", "updatedBy": None,
-                "decrypted": True, "system": False, "contentHint": None,
+                "decrypted": True, "system": False, "contentHint": None, "securityIssues": [],
             }
             self.envs.append(entry)
             return entry
@@ -94,17 +107,20 @@ class Platform:
 
     # -- deployments --------------------------------------------------------------------------
     def create_deployment(self, now_ms: int, *, target: str | None, meta: Mapping[str, str],
-                          source: str = "cli", build_ms: int | None = None) -> Deployment:
+                          source: str = "cli", build_ms: int | None = None, promote: bool = True,
+                          outcome: str | None = None) -> Deployment:
+        """A new deployment; unless ``outcome`` is given, it takes the next pending fault outcome."""
         with self.lock:
-            fails, self.deploy_error_pending = self.deploy_error_pending, False
+            if outcome is None:
+                outcome = self.pending_outcomes.pop(0) if self.pending_outcomes else "READY"
             suffix = "".join(self.rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(9))
             deployment = Deployment(
                 id="dpl_" + "".join(self.rng.choice(_ALNUM) for _ in range(28)),
                 url=f"{self.project_name}-{suffix}-sandbox.vercel.app",
                 created_ms=now_ms,
                 ready_ms=now_ms + (self.build_ms if build_ms is None else build_ms),
-                target=target, fails=fails,
-                env=self.env_for(target or "preview"), meta=dict(meta), source=source,
+                target=target, outcome=outcome,
+                env=self.env_for(target or "preview"), meta=dict(meta), source=source, promote=promote,
             )
             self.deployments.append(deployment)
             return deployment
@@ -114,11 +130,11 @@ class Platform:
             return next((d for d in self.deployments if id_or_url in (d.id, d.url)), None)
 
     def serving(self, now_ms: int) -> Deployment | None:
-        """The production deployment the app's domain points at, at simulated time ``now_ms``."""
+        """The production deployment the app's domain points at (``targets.production``) at ``now_ms``:
+        the one promoted last, not the newest READY one."""
         with self.lock:
-            ready = [d for d in self.deployments
-                     if d.target == "production" and d.state(now_ms) == "READY"]
-        return max(ready, key=lambda d: d.created_ms, default=None)
+            promoted = [d for d in self.deployments if d.ready_substate(now_ms) == "PROMOTED"]
+        return max(promoted, key=lambda d: (d.ready_ms, d.created_ms), default=None)
 
     # -- what the app did -----------------------------------------------------------------------
     def record(self, record: RequestRecord, work: DurableWork | None) -> DurableWork | None:

@@ -11,6 +11,7 @@ import json
 import random
 import secrets
 import shutil
+import string
 import tempfile
 import threading
 import time
@@ -27,15 +28,26 @@ from reversal.sandbox.settings import SandboxInfo, SandboxSettings
 from reversal.sandbox.traffic import MINUTE_MS, TrafficModel, TrafficThread, synthetic_requests
 
 PROJECT_NAME = "zrg-dashboard"
-# The git meta Vercel records on a deployment built from a push: the deployed commit.
-SANDBOX_GIT_META = {"githubCommitRef": "main", "githubCommitRepo": "zrg-dashboard",
-                    "githubCommitSha": "5f3c9e1a7b2d4c6e8f0a1b3c5d7e9f1a2b4c6d8e"}
 MAX_REAL_SLEEP_S = 0.3  # a real request to a slow inline route sleeps duration/factor, capped
 
 
 def _id(rng: random.Random, prefix: str, size: int) -> str:
     return prefix + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
                             for _ in range(size))
+
+
+def _git_meta(sha: str) -> dict[str, str]:
+    """The git meta Vercel records on a deployment built from a push of commit ``sha`` of main
+    (a redeploy keeps it): the deployed commit, for provenance."""
+    return {"githubCommitRef": "main", "githubCommitRepo": PROJECT_NAME,
+            "githubCommitSha": sha + "0" * (40 - len(sha))}
+
+
+def _send(reply: Reply) -> tuple[int, dict[str, str], bytes]:
+    """A JSON reply, or a body already encoded (the NDJSON runtime-logs stream)."""
+    if isinstance(reply.body, bytes):
+        return reply.status, dict(reply.headers), reply.body
+    return json_reply(reply.status, reply.body, dict(reply.headers))
 
 
 class Sandbox:
@@ -82,14 +94,15 @@ class Sandbox:
         self._tmp = Path(tempfile.mkdtemp(prefix="reversal-sandbox-"))
         real_now = time.time_ns() // 1_000_000
         self.clock = ScaledClock(real_now, real_now, s.factor)
-        self.token = secrets.token_urlsafe(24)
+        # a Vercel token is 24 letters and digits; the CLI refuses one with "-" (token_urlsafe has some)
+        self.token = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
         self.cron_secret = secrets.token_hex(16)
         self.signing_key = "signkey-prod-" + secrets.token_hex(32)
         self.database_url = s.database_url or sqlite_url(str(self._tmp / "ledger.sqlite"))
         self.platform = Platform(
             project_id=_id(ids, "prj_", 28), project_name=PROJECT_NAME, team_id=_id(ids, "team_", 24),
             domain=f"{PROJECT_NAME}.vercel.app", build_ms=int(s.build_s * 1000),
-            flag_trailing_newline=s.flag_trailing_newline,
+            flag_trailing_newline=s.flag_trailing_newline, enforce_sensitive=s.enforce_sensitive,
             rng=random.Random(ids.getrandbits(64)),
         )
         self._worker = DurableWorker(self.database_url, self.platform, self.clock, self._rngs["worker"])
@@ -142,15 +155,28 @@ class Sandbox:
     def _seed_project(self, app_url: str) -> None:
         s, p = self.settings, self.platform
         created = self.clock.now_ms() - int(s.history_s * 1000) - 10 * MINUTE_MS
-        p.add_env("CRON_SECRET", self.cron_secret + ("\n" if s.secret_trailing_newline else ""), created)
-        p.add_env("INNGEST_SIGNING_KEY", self.signing_key + ("\n" if s.bad_signing_key else ""), created)
+        # sensitive vars cannot target development (packages/cli/src/commands/env/add.ts)
+        secret = {"type_": "sensitive", "target": ("production", "preview")} if s.sensitive_secrets else {}
+        p.add_env("CRON_SECRET", self.cron_secret + ("\n" if s.secret_trailing_newline else ""), created,
+                  **secret)
+        p.add_env("INNGEST_SIGNING_KEY", self.signing_key + ("\n" if s.bad_signing_key else ""), created,
+                  **secret)
         p.add_env("DATABASE_URL", self.database_url, created)
         p.add_env("NEXT_PUBLIC_APP_URL", app_url, created, type_="plain")
         for name in sorted(FLAG_NAMES):
-            p.add_env(name, "false", created)
-        p.create_deployment(created, target="production", meta=SANDBOX_GIT_META, source="git",
-                            build_ms=0)
-        p.deploy_error_pending = s.deploy_error  # the knob hits the first deployment made through the API
+            if s.flag_targets == "all":  # one record shared by every environment
+                p.add_env(name, "false", created)
+            else:
+                p.add_env(name, "false", created, target=("production",))
+                p.add_env(name, "false", created, target=("preview", "development"))
+        p.create_deployment(created, target="production", meta=_git_meta("9f3c2a1e5b7d"), source="git",
+                            build_ms=0, outcome="READY")
+        if s.staged_production:  # `vercel deploy --prod --skip-domain`: READY, STAGED, serves nothing
+            p.create_deployment(self.clock.now_ms() - 5 * MINUTE_MS, target="production",
+                                meta=_git_meta("4b1d8e7f0a2c"), source="cli", build_ms=0, promote=False,
+                                outcome="READY")
+        # the fault knobs hit the first deployments made through the API
+        p.pending_outcomes = ["ERROR"] * s.deploy_error + ["BLOCKED"] * s.blocked_deploy
 
     def _backfill(self) -> int:
         """Traffic of the ``history_s`` before now, at once; returns the next minute to generate."""
@@ -195,21 +221,24 @@ class Sandbox:
         call = self._call(incoming)
         if isinstance(call, Call):
             call = vercel_api(self.platform, call, self.clock.now_ms(), token=self.token,
-                              faults=self._faults(), rng=self._rngs["faults"])
-        return json_reply(call.status, call.body, dict(call.headers))
+                              faults=self._faults(), rng=self._rngs["faults"],
+                              page_size=self.settings.page_size, refusal=self.settings.request_logs)
+        return _send(call)
 
     def _serve_logs(self, incoming: Incoming) -> tuple[int, dict[str, str], bytes]:
         call = self._call(incoming)
         if isinstance(call, Call):
             call = logs_api(self.platform, call, self.clock.now_ms(), token=self.token, faults=self._faults(),
-                            rng=self._rngs["faults"], page_size=self.settings.page_size)
-        return json_reply(call.status, call.body, dict(call.headers))
+                            rng=self._rngs["faults"], page_size=self.settings.page_size,
+                            refusal=self.settings.request_logs)
+        return _send(call)
 
     def _serve_inngest(self, incoming: Incoming) -> tuple[int, dict[str, str], bytes]:
         call = self._call(incoming)
         if isinstance(call, Call):
-            call = inngest_api(self.platform, call, self.clock.now_ms(), signing_key=self.signing_key)
-        return json_reply(call.status, call.body, dict(call.headers))
+            call = inngest_api(self.platform, call, self.clock.now_ms(), signing_key=self.signing_key,
+                               internal_events=self.settings.inngest_server == "cloud")
+        return _send(call)
 
     def _serve_app(self, incoming: Incoming) -> tuple[int, dict[str, str], bytes]:
         now = self.clock.now_ms()

@@ -14,6 +14,12 @@ from typing import Any
 from reversal.errors import InputError
 
 TRAFFIC_MODELS = ("stationary", "bursty", "decay")  # see reversal.sandbox.traffic.TrafficModel
+CHOICES: dict[str, tuple[str, ...]] = {
+    "flag_targets": ("production", "all"),
+    "request_logs": ("ok", "forbidden", "not_found", "gone"),
+    "inngest_server": ("cloud", "oss"),
+    "traffic_model": TRAFFIC_MODELS,
+}
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,20 @@ class SandboxSettings:
     offload_does_not_help: tuple[str, ...] = ()  # routes (or slices) still failing once dispatched
     failure_rates: Mapping[str, float] = field(default_factory=dict)  # route (or slice) -> inline rate
     traffic_model: str = "stationary"  # stationary | bursty | decay (an incident that ends on its own)
+    # real-world project shapes (docs/sandbox.md gives the Vercel/Inngest source of each)
+    sensitive_secrets: bool = False  # CRON_SECRET, INNGEST_SIGNING_KEY are `sensitive`: never readable
+    enforce_sensitive: bool = False  # team policy on: new encrypted production/preview vars become sensitive
+    flag_targets: str = "production"  # "all": one flag record shared by production, preview, development
+    staged_production: bool = False  # a newer READY production deployment is STAGED, not serving
+    blocked_deploy: bool = False  # the next created deployment ends BLOCKED
+    request_logs: str = "ok"  # forbidden | not_found | gone: the request-logs endpoint refuses (403/404/410)
+    inngest_server: str = "cloud"  # "oss": Dev Server / self-hosted, inngest/* events never listed
 
     def __post_init__(self) -> None:
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise InputError(f"sandbox knob {name}={getattr(self, name)!r}: expected one of "
+                                 f"{', '.join(allowed)}.")
         if self.factor <= 0:
             raise InputError(f"sandbox knob factor={self.factor!r} must be a positive number.")
         for name in ("api_429_rate", "api_5xx_rate"):
@@ -48,9 +66,6 @@ class SandboxSettings:
             _rate(f"failure_rates[{route}]", rate)
         if self.page_size < 1:
             raise InputError(f"sandbox knob page_size={self.page_size!r} must be at least 1.")
-        if self.traffic_model not in TRAFFIC_MODELS:
-            raise InputError(f"sandbox knob traffic_model={self.traffic_model!r}: expected one of "
-                             f"{', '.join(TRAFFIC_MODELS)}.")
         if self.history_s < 0 or self.build_s < 0:
             raise InputError("sandbox knobs history_s and build_s must not be negative.")
 
@@ -126,10 +141,10 @@ def parse_knobs(pairs: Iterable[str], base: SandboxSettings | None = None) -> Sa
             changes[name] = {**base.failure_rates, **_rates(name, raw)}
         elif name == "offload_does_not_help":
             changes[name] = tuple(filter(None, (p.strip() for p in raw.split(","))))
-        elif name == "traffic_model":
-            changes[name] = raw.strip()
         elif name in ("seed", "database_url"):
             changes[name] = (_number(name, raw, int) if name == "seed" else raw) if raw else None
+        elif name in CHOICES:
+            changes[name] = raw.strip()
         elif isinstance(default, bool):
             changes[name] = _bool(name, raw)
         elif isinstance(default, int):

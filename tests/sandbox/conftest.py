@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 
 from reversal.clock import parse_clock
 from reversal.sandbox import Sandbox, SandboxInfo, SandboxSettings
+from reversal.sandbox.durable import sqlite_path
 
 
 def sim_now(info: SandboxInfo) -> int:
@@ -49,9 +52,19 @@ def request_log_rows(info: SandboxInfo, start_ms: int, end_ms: int, **extra: str
     raise AssertionError("request-logs never stopped paging")
 
 
-def env_by_key(info: SandboxInfo) -> dict[str, dict[str, Any]]:
+def ledger_rows(info: SandboxInfo, dispatch_key: str | None = None) -> list[dict[str, Any]]:
+    """``BackgroundFunctionRun`` rows of the sandbox's SQLite ledger (all, or one dispatch key's)."""
+    with sqlite3.connect(sqlite_path(info.database_url)) as db:
+        db.row_factory = sqlite3.Row
+        sql = 'SELECT * FROM "BackgroundFunctionRun"' + (' WHERE "dispatchKey" = ?' if dispatch_key else "")
+        return [dict(r) for r in db.execute(sql, (dispatch_key,) if dispatch_key else ())]
+
+
+def env_by_key(info: SandboxInfo, target: str = "production") -> dict[str, dict[str, Any]]:
+    """The records that apply to ``target`` (a flag has one record per target unless flag_targets=all)."""
     with vercel(info) as c:
-        envs = c.get(f"/v10/projects/{info.project_id}/env", params={"decrypt": "true"}).json()["envs"]
+        envs = c.get(f"/v10/projects/{info.project_id}/env",
+                     params={"decrypt": "true", "target": target}).json()["envs"]
     return {e["key"]: e for e in envs}
 
 
@@ -64,31 +77,38 @@ def set_flag(info: SandboxInfo, name: str, value: str) -> dict[str, Any]:
 
 
 def redeploy(info: SandboxInfo, timeout: float = 10.0) -> dict[str, Any]:
-    """Redeploy the current production deployment and poll it to a terminal state."""
+    """Redeploy the deployment serving production (the project's ``targets.production``, which the
+    newest READY one need not be) and poll it to a terminal state."""
     with vercel(info) as c:
-        current = c.get("/v6/deployments", params={"projectId": info.project_id, "target": "production",
-                                                   "state": "READY", "limit": 1}).json()["deployments"][0]
+        current = c.get(f"/v9/projects/{info.project_id}").json()["targets"]["production"]
         created = c.post("/v13/deployments", json={
-            "name": "zrg-dashboard", "deploymentId": current["uid"], "project": info.project_id,
+            "name": "zrg-dashboard", "deploymentId": current["id"], "project": info.project_id,
             "target": "production", "withLatestCommit": False, "meta": {"redeployedBy": "tests"}}).json()
         return wait_until(
             lambda: (d := c.get(f"/v13/deployments/{created['id']}").json())["readyState"]
-            in ("READY", "ERROR", "CANCELED") and d,
+            in ("READY", "ERROR", "CANCELED", "BLOCKED") and d,
             timeout, "the deployment to finish")
+
+
+@contextmanager
+def sandbox_starter(**defaults: Any) -> Iterator[Callable[..., SandboxInfo]]:
+    """``start(**settings)`` over ``defaults``; every sandbox started is stopped on exit."""
+    running: list[Sandbox] = []
+
+    def start(**settings: Any) -> SandboxInfo:
+        sandbox = Sandbox(SandboxSettings(**{**defaults, **settings}))
+        running.append(sandbox)
+        return sandbox.start()
+
+    try:
+        yield start
+    finally:
+        for sandbox in running:
+            sandbox.stop()
 
 
 @pytest.fixture
 def start_sandbox() -> Iterator[Callable[..., SandboxInfo]]:
     """Start sandboxes with the given settings; all are stopped at the end of the test."""
-    running: list[Sandbox] = []
-
-    def start(**settings: Any) -> SandboxInfo:
-        settings.setdefault("seed", 7)
-        settings.setdefault("factor", 600)
-        sandbox = Sandbox(SandboxSettings(**settings))
-        running.append(sandbox)
-        return sandbox.start()
-
-    yield start
-    for sandbox in running:
-        sandbox.stop()
+    with sandbox_starter(seed=7, factor=600) as start:
+        yield start

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import httpx
 
 from reversal.logs.signatures import build_catalogue
 from reversal.playbooks import load_playbooks
-from reversal.sandbox.durable import sqlite_path
 from tests.sandbox.conftest import (
     env_by_key,
+    ledger_rows,
     redeploy,
     request_log_rows,
     set_flag,
@@ -20,13 +18,6 @@ from tests.sandbox.conftest import (
 )
 
 BOOKS = load_playbooks(None, build_catalogue().names)
-
-
-def _ledger(info, dispatch_key=None):
-    with sqlite3.connect(sqlite_path(info.database_url)) as db:
-        db.row_factory = sqlite3.Row
-        sql = 'SELECT * FROM "BackgroundFunctionRun"' + (' WHERE "dispatchKey" = ?' if dispatch_key else "")
-        return [dict(r) for r in db.execute(sql, (dispatch_key,) if dispatch_key else ())]
 
 
 def _probe(info, route, **kwargs):
@@ -47,11 +38,12 @@ def test_flip_takes_effect_only_after_redeploy_and_leaves_a_succeeded_run(start_
     key = r.json()["dispatch"]["dispatchKey"]
     assert key in {book.probe.dispatch.expected_key(before), book.probe.dispatch.expected_key(after)}
     assert r.json()["event"]["id"] == f"{book.durable.event}:{key}"
-    rows = wait_until(lambda: [x for x in _ledger(info, key) if x["status"] == "SUCCEEDED"], what="SUCCEEDED")
+    rows = wait_until(lambda: [x for x in ledger_rows(info, key) if x["status"] == "SUCCEEDED"],
+                      what="SUCCEEDED")
     assert len(rows) == 1 and rows[0]["functionName"] == book.durable.function
     assert rows[0]["finishedAt"].endswith("Z") and rows[0]["lastError"] is None
     _probe(info, book.route)  # same 5-minute bucket: Inngest dedupes the event id, one run per key
-    assert len(_ledger(info, key)) == 1
+    assert len(ledger_rows(info, key)) == 1
 
 
 def test_deploy_error_knob_ends_the_next_deployment_in_error(start_sandbox):
@@ -96,7 +88,8 @@ def test_bad_signing_key_fails_every_run_with_invalid_signature(start_sandbox):
     r = _probe(info, "/api/cron/followups")
     assert r.status_code == 202
     key = r.json()["dispatch"]["dispatchKey"]
-    rows = wait_until(lambda: [x for x in _ledger(info, key) if x["status"] == "FAILED"], what="FAILED run")
+    rows = wait_until(lambda: [x for x in ledger_rows(info, key) if x["status"] == "FAILED"],
+                      what="FAILED run")
     assert rows[0]["lastError"] == "Invalid signature"
 
     def failures():
