@@ -15,7 +15,9 @@ import sys
 import click
 
 from reversal import __version__
-from reversal.errors import EXIT_BAD_INPUT, ReversalError
+from reversal.errors import EXIT_BAD_INPUT, EXIT_FAIL, ReversalError
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 # name -> (module under reversal.commands, one-line help shown by `reversal --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -32,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("resume", "Continue an interrupted or waiting iteration."),
     "status": ("status", "Show an iteration's step, verdict so far and what it waits for."),
     "rollback": ("rollback", "Flip a slice's flag off, redeploy, verify inline, record it."),
+    "verify": ("verify", "Check an evidence packet: manifest hashes, state, timeline, verdict agree."),
 }
 
 
@@ -63,18 +66,60 @@ def cli() -> None:
     advancing only when matched log windows show the failure signature dropped."""
 
 
+def _fail(message: str, code: int) -> None:
+    from reversal.redact import scrub
+
+    click.echo(f"reversal: {scrub(message)}", err=True)
+    sys.exit(code)
+
+
+def _os_error(exc: OSError) -> str:
+    """A filesystem failure as an operator can act on it: the path, the reason, what to do."""
+    import errno
+
+    where = exc.filename or "a file"
+    hint = {
+        errno.EROFS: "the file system is read-only; point 'artifacts' (or --out) at a writable folder",
+        errno.EACCES: "permission denied; fix the folder's permissions or choose another folder",
+        errno.ENOSPC: "the disk is full; free space or move 'artifacts' to another disk",
+        errno.EDQUOT: "the disk quota is exceeded; free space or move 'artifacts' to another disk",
+        errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+        errno.EEXIST: "something already exists at that path; remove it or choose another path",
+    }.get(exc.errno or 0, "check the path and try again")
+    return (f"cannot write or read {where}: {exc.strerror or exc}; {hint}. What was recorded "
+            "before this point is kept; rerun the command once the path is usable.")
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every way out is an exit code and at most one scrubbed paragraph on stderr."""
+    import os
+
+    from reversal.redact import register_environ
+
+    register_environ(os.environ)
     try:
         code = cli.main(args=argv, prog_name="reversal", standalone_mode=False)
     except ReversalError as exc:
-        click.echo(f"reversal: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("reversal: aborted.", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        _fail("aborted.", EXIT_BAD_INPUT)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        _fail(exc.format_message() if not isinstance(exc, click.UsageError) else _usage(exc), exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted; what was recorded is kept (state is saved after every step).", EXIT_INTERRUPTED)
+    except OSError as exc:
+        _fail(_os_error(exc), EXIT_FAIL)
+    except Exception as exc:
+        if os.environ.get("REVERSAL_DEBUG"):
+            raise
+        _fail(f"internal error ({type(exc).__name__}: {exc}); nothing further was changed. "
+              "Rerun with REVERSAL_DEBUG=1 to see the traceback and report it.", EXIT_FAIL)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage(exc: click.UsageError) -> str:
+    """A usage error with the hint click would print (``Try 'reversal x -h' for help.``)."""
+    hint = f" Try '{exc.ctx.command_path} -h' for help." if exc.ctx is not None else ""
+    return exc.format_message() + hint

@@ -27,5 +27,6 @@ def test_secrets_stay_out_of_repr(tmp_path: Path):
 
 def test_unknown_setting_is_named(tmp_path: Path):
     (tmp_path / "reversal.yaml").write_text("projct_id: x\n")
-    with pytest.raises(InputError, match=r"reversal\.yaml: unknown settings \['projct_id'\]"):
+    with pytest.raises(InputError, match=r"reversal\.yaml: unknown setting 'projct_id' "
+                       r"\(did you mean 'project_id'\?\)"):
         load_config(environ={}, cwd=tmp_path)

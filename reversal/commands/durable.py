@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from reversal.durations import parse_instant
+from reversal.durations import check_seconds, parse_instant
 from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
 from reversal.playbooks import find_playbook
 from reversal.ui import colour_enabled
@@ -25,10 +25,7 @@ DEFAULT_GROWTH_INTERVAL = "1m"
 def _seconds(option: str, text: str) -> float:
     from reversal.durations import parse_duration
 
-    seconds = parse_duration(text)
-    if seconds is None:
-        raise InputError(f"{option} {text!r}: expected a duration like 90s, 10m or 1h.")
-    return seconds
+    return parse_duration(text, option)
 
 
 def _colour(text: str, ok: bool) -> str:
@@ -124,6 +121,9 @@ def run_check(
         wait_terminal,
     )
 
+    check_seconds(poll_s, "--poll", maximum=3600)
+    if timeout:
+        _seconds("--timeout", timeout)
     config = load_config(config_path)
     playbook = find_playbook(config.load_playbooks(), slice_or_route)
     dsn = config.database_url
@@ -133,6 +133,7 @@ def run_check(
             "(BackgroundFunctionRun, WebhookEvent) from that database URL."
         )
     timeout_s = _seconds("--timeout", timeout) if timeout else playbook.durable.timeout_s
+    growth_s = _seconds("--growth-interval", growth_interval)
     clock = clock_from_env(config.environ)
     function = playbook.durable.function
 
@@ -151,7 +152,7 @@ def run_check(
         queue = queue_snapshot(ledger, now_ms=clock.now_ms())
         growth = None
         if playbook.durable.queue and wait:
-            clock.sleep(min(_seconds("--growth-interval", growth_interval), timeout_s))
+            clock.sleep(min(growth_s, timeout_s))
             after = queue_snapshot(ledger, now_ms=clock.now_ms())
             growth, queue = queue_growth(queue, after), after
         report = DurableReport(

@@ -47,6 +47,20 @@ def _human(info: Any, factor: float) -> str:
     ])
 
 
+def _check_dsn(dsn: str) -> None:
+    """A ``database_url`` knob must be a PostgreSQL URL the driver can parse; the error shows
+    the DSN without its password."""
+    from reversal.config import url_parses
+    from reversal.errors import InputError
+    from reversal.redact import describe_dsn
+
+    if not url_parses(dsn, ("postgresql", "postgres")):
+        raise InputError(
+            f"sandbox knob database_url ({describe_dsn(dsn)}): expected a PostgreSQL URL "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE with a valid host."
+        )
+
+
 def serve(*, as_json: bool, factor: float | None, knobs: tuple[str, ...],
           wait: Callable[[], None] = _wait_for_signal) -> int:
     """Start a sandbox, announce it, serve until ``wait`` returns; 0 on a clean stop."""
@@ -54,7 +68,11 @@ def serve(*, as_json: bool, factor: float | None, knobs: tuple[str, ...],
 
     settings = parse_knobs(knobs)
     if factor is not None:
-        settings = parse_knobs([f"factor={factor}"], settings)
+        from reversal.durations import check_seconds
+
+        settings = parse_knobs([f"factor={check_seconds(factor, '--factor', maximum=1e6)}"], settings)
+    if settings.database_url:
+        _check_dsn(settings.database_url)
     with Sandbox(settings) as info:
         if as_json:
             click.echo(json.dumps(info.as_json(), separators=(",", ":")))

@@ -1,7 +1,9 @@
 """Atomic artifact writes and the UTC stamps artifact names carry.
 
 An artifact is either fully written or absent: temp file in the same folder, fsync, rename.
-A crash never leaves a half-written JSON file that a resumed run would trust.
+A crash never leaves a half-written JSON file that a resumed run would trust. JSON and text
+artifacts are scrubbed of secrets on the way out (``reversal.redact``); raw byte streams
+(captured exports) are written as received.
 """
 
 from __future__ import annotations
@@ -55,9 +57,14 @@ def write_atomic(path: Path, data: bytes) -> Path:
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+    from reversal.redact import scrub, scrub_obj
+
+    text = json.dumps(scrub_obj(obj), indent=2, sort_keys=False, ensure_ascii=False,
+                      default=lambda o: scrub(str(o))) + "\n"
     return write_atomic(path, text.encode("utf-8"))
 
 
 def write_text(path: Path, text: str) -> Path:
-    return write_atomic(path, text.encode("utf-8"))
+    from reversal.redact import scrub
+
+    return write_atomic(path, scrub(text).encode("utf-8"))

@@ -1,4 +1,8 @@
-"""``run.log``: structlog JSON lines, one per event, appended to the iteration folder."""
+"""``run.log``: structlog JSON lines, one per event, appended to the iteration folder.
+
+Mode 0600 like every other artifact, and every field is scrubbed of secrets before it is
+rendered (``reversal.redact``): an exception message may quote a DSN or a header.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,21 @@ from typing import Any
 
 class RunLog:
     def __init__(self, path: Path, **bound: Any) -> None:
+        import os
+
         import structlog
 
-        self._file = path.open("a", encoding="utf-8")
+        from reversal.redact import scrub_obj
+
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # a run.log created by an older version was 0644
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
         self._log = structlog.wrap_logger(
             structlog.WriteLogger(self._file),
             processors=[
                 structlog.processors.add_log_level,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
+                lambda _logger, _name, event: scrub_obj(event),
                 structlog.processors.JSONRenderer(sort_keys=True),
             ],
         ).bind(**bound)
