@@ -79,10 +79,10 @@ def _os_error(exc: OSError) -> str:
 
     where = exc.filename or "a file"
     hint = {
-        errno.EROFS: "the file system is read-only; point 'artifacts' (or --out) at a writable folder",
-        errno.EACCES: "permission denied; fix the folder's permissions or choose another folder",
-        errno.ENOSPC: "the disk is full; free space or move 'artifacts' to another disk",
-        errno.EDQUOT: "the disk quota is exceeded; free space or move 'artifacts' to another disk",
+        errno.EROFS: "point 'artifacts' (or --out) at a folder on a writable file system",
+        errno.EACCES: "fix the folder's permissions or choose another folder",
+        errno.ENOSPC: "free space, or move 'artifacts' to another disk",
+        errno.EDQUOT: "free space, or move 'artifacts' to another disk",
         errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
         errno.EEXIST: "something already exists at that path; remove it or choose another path",
     }.get(exc.errno or 0, "check the path and try again")

@@ -190,6 +190,11 @@ def load_config(
         raise InputError(f"artifacts folder {artifacts} (artifacts in {source or CONFIG_NAME}, or "
                          "REVERSAL_ARTIFACTS) is a file; expected a folder for the evidence packets.")
     env_file = pick("REVERSAL_ENV_FILE", "env_file")
+    for env_key, file_key in (("REVERSAL_VERCEL_API", "vercel_api"), ("REVERSAL_VERCEL_LOGS_API",
+                              "vercel_logs_api"), ("REVERSAL_INNGEST_API", "inngest_api")):
+        if environ.get(env_key) and not url_parses(environ[env_key], ("http", "https")):
+            raise InputError(f"{env_key} {environ[env_key]!r}: expected an absolute http(s) URL "
+                             f"(it overrides '{file_key}' in {CONFIG_NAME}).")
     return Config(
         root=root,
         project_id=pick("VERCEL_PROJECT_ID", "project_id", linked.get("projectId")),

@@ -420,9 +420,10 @@ def order(books: Mapping[str, Playbook]) -> list[str]:
             key=lambda b: (b.priority, b.slice),
         )
         if not ready:
-            raise InputError(
-                f"playbooks: 'after' dependencies form a cycle among {', '.join(sorted(pending))}."
-            )
+            where = ", ".join(f"{b.slice} ({b.path or 'built-in'})" for b in sorted(
+                pending.values(), key=lambda b: b.slice))
+            raise InputError(f"playbooks: field 'after' forms a cycle among {where}; each slice may "
+                             "only come after slices that do not come after it.")
         done.append(ready[0].slice)
         del pending[ready[0].slice]
     return done

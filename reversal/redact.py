@@ -84,6 +84,14 @@ def register(values: Iterable[str | None]) -> None:
         _ordered = sorted(_known, key=len, reverse=True)
 
 
+def reset() -> None:
+    """Forget every registered value (a long-lived embedder, or tests running many commands
+    in one process, starts each command clean as a new process would)."""
+    global _ordered
+    _known.clear()
+    _ordered = []
+
+
 def register_environ(environ: Mapping[str, str]) -> None:
     """Register every environment value whose name says it is a secret."""
     register(v for k, v in environ.items() if k in KNOWN_SECRET_NAMES or SECRET_NAME.search(k))
