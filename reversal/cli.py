@@ -18,6 +18,7 @@ from reversal import __version__
 from reversal.errors import EXIT_BAD_INPUT, EXIT_FAIL, ReversalError
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+INTERRUPTED = "interrupted; what was recorded is kept (state is saved after every step)."
 
 # name -> (module under reversal.commands, one-line help shown by `reversal --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -101,14 +102,16 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="reversal", standalone_mode=False)
     except ReversalError as exc:
         _fail(str(exc), exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort too
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            _fail(INTERRUPTED, EXIT_INTERRUPTED)
         _fail("aborted.", EXIT_BAD_INPUT)
     except click.ClickException as exc:
         _fail(exc.format_message() if not isinstance(exc, click.UsageError) else _usage(exc), exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        _fail("interrupted; what was recorded is kept (state is saved after every step).", EXIT_INTERRUPTED)
+        _fail(INTERRUPTED, EXIT_INTERRUPTED)
     except OSError as exc:
         _fail(_os_error(exc), EXIT_FAIL)
     except Exception as exc:
