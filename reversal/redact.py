@@ -37,7 +37,7 @@ _KEY_VALUE = re.compile(
     r"|\b(?:secret|token|api_?key|signing_?key|access_token)\s*=\s*"
     r"|\"(?:password|secret|token|api_?key|signing_?key|access_token)\"\s*:\s*"
     r"|\b[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|SIGNING_KEY|DATABASE_URL)[A-Z0-9_]*=)"
-    r"(?P<value>'[^']*'|\"[^\"]*\"|[^\s,;&}'\"]+)",
+    r"(?P<value>'[^']*'|\"[^\"]*\"|[^\s'\"]+)",
     re.IGNORECASE,
 )
 _SHAPES = (
