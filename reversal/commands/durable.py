@@ -16,6 +16,7 @@ import click
 
 from reversal.durations import check_seconds, parse_instant
 from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
+from reversal.evidence.files import check_target
 from reversal.playbooks import find_playbook
 from reversal.ui import colour_enabled
 
@@ -26,6 +27,17 @@ def _seconds(option: str, text: str) -> float:
     from reversal.durations import parse_duration
 
     return parse_duration(text, option)
+
+
+def _check_dsn(dsn: str, variable: str) -> None:
+    """A PostgreSQL URL must parse before the driver sees it (``[::1:1`` made psycopg fail
+    with the whole URL in its message); the error shows it without the password."""
+    from reversal.config import url_parses
+    from reversal.redact import describe_dsn
+
+    if dsn.startswith(("postgresql://", "postgres://")) and not url_parses(dsn, ("postgresql", "postgres")):
+        raise InputError(f"{variable} ({describe_dsn(dsn)}): not a valid PostgreSQL URL; expected "
+                         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE.")
 
 
 def _colour(text: str, ok: bool) -> str:
@@ -124,6 +136,7 @@ def run_check(
     check_seconds(poll_s, "--poll", maximum=3600)
     if timeout:
         _seconds("--timeout", timeout)
+    check_target(out)
     config = load_config(config_path)
     playbook = find_playbook(config.load_playbooks(), slice_or_route)
     dsn = config.database_url
@@ -132,6 +145,7 @@ def run_check(
             f"{config.database_url_env} is not set: the durable check reads the run ledger "
             "(BackgroundFunctionRun, WebhookEvent) from that database URL."
         )
+    _check_dsn(dsn, config.database_url_env)
     timeout_s = _seconds("--timeout", timeout) if timeout else playbook.durable.timeout_s
     growth_s = _seconds("--growth-interval", growth_interval)
     clock = clock_from_env(config.environ)
@@ -178,6 +192,7 @@ def run_inngest(*, since: str, until: str | None, as_json: bool, out: Path | Non
     from reversal.config import load_config
     from reversal.platform.inngest import InngestClient
 
+    check_target(out)
     config = load_config(config_path)
     key = config.environ.get("INNGEST_SIGNING_KEY")  # raw: its whitespace is reported, not refused
     if not key or not key.strip():

@@ -11,6 +11,7 @@ import click
 
 from reversal.durations import check_seconds
 from reversal.errors import InputError
+from reversal.evidence.files import check_target
 from reversal.playbooks import find_playbook
 from reversal.ui import colour_enabled
 
@@ -67,6 +68,7 @@ def run_probe(
     from reversal.platform.probe import probe_route, write_probe_artifact
 
     check_seconds(timeout_s, "--timeout", maximum=3600)
+    check_target(out)
     config = load_config(config_path)
     playbook = find_playbook(config.load_playbooks(), slice_or_route)
     base = _app_url(app_url or config.app_url)

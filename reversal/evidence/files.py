@@ -29,6 +29,23 @@ def utc_iso(ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+def check_target(path: Path | None, option: str = "--out") -> Path | None:
+    """Refuse, before any work is done, an output path that can never be written: a folder,
+    or a path under a file. (Permissions and free space are only known when writing.)"""
+    from reversal.errors import InputError
+
+    if path is None:
+        return None
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; expected a file path to write the JSON to.")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{option} {path}: {parent} is a file, not a folder; choose another path.")
+            break
+    return path
+
+
 @contextmanager
 def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     """A binary handle whose content appears at ``path`` only once it is complete and synced."""

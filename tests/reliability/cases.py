@@ -169,21 +169,21 @@ for id, knob in [
          "database_url")
 
 # --- env: variables ---------------------------------------------------------------------------
-for id, dsn in [
-    ("keyvalue", "host=127.0.0.1 port=1 user=admin password={pw} dbname=ledger"),
-    ("keyvalue-quoted", "host=127.0.0.1 port=1 user=admin password='{pw}' dbname=ledger"),
-    ("double-at", "postgres//admin:{pw}@@h:p/db"),
-    ("schemeless", "admin:{pw}@host/db"),
-    ("sqlite-userinfo", "sqlite://admin:{pw}@/x"),
-    ("broken-ipv6", "postgresql://admin:{pw}@[::1:1/x"),
-    ("url-refused", "postgresql://admin:{pw}@127.0.0.1:1/ledger"),
-    ("url-encoded", "postgresql://admin:{pw}%40x@127.0.0.1:1/ledger?sslmode=disable"),
-    ("mysql", "mysql://admin:{pw}@127.0.0.1:1/ledger"),
+for id, dsn, code, name in [
+    ("keyvalue", "host=127.0.0.1 port=1 user=admin password={pw} dbname=ledger", 2, "database URL"),
+    ("keyvalue-quoted", "host=127.0.0.1 port=1 user=admin password='{pw}' dbname=ledger", 2, "database URL"),
+    ("double-at", "postgres//admin:{pw}@@h:p/db", 2, "database URL"),
+    ("schemeless", "admin:{pw}@host/db", 2, "database URL"),
+    ("sqlite-userinfo", "sqlite://admin:{pw}@/x", 2, "database URL"),
+    ("broken-ipv6", "postgresql://admin:{pw}@[::1:1/x", 2, "DATABASE_URL"),
+    ("bad-port", "postgresql://admin:{pw}@h:99999/x", 2, "DATABASE_URL"),
+    ("url-refused", "postgresql://admin:{pw}@127.0.0.1:1/ledger", 1, "run ledger"),
+    ("url-encoded", "postgresql://admin:{pw}%40x@127.0.0.1:1/ledger?sslmode=disable", 1, "run ledger"),
+    ("mysql", "mysql://admin:{pw}@127.0.0.1:1/ledger", 2, "database URL"),
 ]:
     from tests.reliability.harness import CANARY_DB_PASSWORD
 
-    case(f"durable-dsn-{id}", "env", "durable check --route response-timing --no-wait", ANY_REFUSAL,
-         "database URL" if "refused" not in id and "encoded" not in id and "ipv6" not in id else "run ledger",
+    case(f"durable-dsn-{id}", "env", "durable check --route response-timing --no-wait", code, name,
          env={"DATABASE_URL": dsn.format(pw=CANARY_DB_PASSWORD)})
 case("durable-dsn-unset", "env", "durable check --route response-timing", 2, "DATABASE_URL",
      env={"DATABASE_URL": None})
@@ -370,10 +370,16 @@ case("init-under-a-file", "filesystem", "init afile/sub", 2, "afile/sub", setup=
 case("init-onto-a-file", "filesystem", "init afile", 2, "afile", setup=files(afile="x"))
 case("init-twice", "filesystem", "init .", 2, "already exists", setup=files(**{"reversal.yaml": "{}\n"}))
 case("init-fresh", "filesystem", "init fresh", 0, "wrote")
-case("durable-out-under-file", "filesystem", "durable inngest --since 30m --out afile/x.json", ANY_REFUSAL,
-     "", setup=files(afile="x"))
-case("probe-out-under-file", "filesystem", "probe --route response-timing --out afile/x.json", 1,
-     "afile", "remove it or choose another path", setup=files(afile="x"))
+case("durable-out-under-file", "filesystem", "durable inngest --since 30m --out afile/x.json", 2,
+     "afile is a file", setup=files(afile="x"))
+case("durable-check-out-is-dir", "filesystem", "durable check --route response-timing --out {tmp}", 2,
+     "is a directory")
+case("capture-out-under-file", "filesystem", "capture --since 30m --out afile/deep/x.json", 2,
+     "afile is a file", setup=files(afile="x"))
+case("env-audit-out-under-file", "filesystem", "env audit --out afile/x.json", 2, "afile is a file",
+     setup=files(afile="x"))
+case("probe-out-under-file", "filesystem", "probe --route response-timing --out afile/x.json", 2,
+     "afile is a file", setup=files(afile="x"))
 case("probe-out-is-dir", "filesystem", "probe --route response-timing --out {tmp}", 2, "{tmp}")
 case("artifacts-file-for-verify", "filesystem", "verify", 2, "afile", setup=then(
     files(afile="x"), config("artifacts: afile\n")))
