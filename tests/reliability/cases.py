@@ -204,6 +204,16 @@ case("artifacts-env-file", "env", "playbooks", 2, "REVERSAL_ARTIFACTS",
      env={"REVERSAL_ARTIFACTS": "{tmp}/afile"}, setup=files(afile="x"))
 case("vercel-api-env-bad", "env", "env audit", 2, "vercel", env={"REVERSAL_VERCEL_API": "not a url",
                                                                    "VERCEL_ORG_ID": "team_x"})
+for id, env, setup, name in [
+    ("env-file-missing", {"REVERSAL_ENV_FILE": "nope", "CRON_SECRET": None}, None, "nope"),
+    ("env-file-dir", {"REVERSAL_ENV_FILE": "{tmp}", "CRON_SECRET": None}, None, "{tmp}"),
+    ("env-file-whitespace", {"REVERSAL_ENV_FILE": "e.env", "CRON_SECRET": None},
+     files(**{"e.env": 'CRON_SECRET=" canaryCRON-4d2e8b6a1f "\n'}), "whitespace"),
+    ("env-file-not-utf8", {"REVERSAL_ENV_FILE": "e.env", "CRON_SECRET": None},
+     files(**{"e.env": b"\xff\xfe"}), "UTF-8"),
+    ("clock-garbage", {"REVERSAL_CLOCK": "x:nan"}, None, "REVERSAL_CLOCK"),
+]:
+    case(f"probe-{id}", "env", "probe --route response-timing", 2, name, env=env, setup=setup)
 case("project-json-corrupt", "env", "env audit", 2, "project.json",
      setup=files(**{".vercel__project.json": "{"}))
 
