@@ -15,7 +15,10 @@ import sys
 import click
 
 from reversal import __version__
-from reversal.errors import EXIT_BAD_INPUT, ReversalError
+from reversal.errors import EXIT_BAD_INPUT, EXIT_FAIL, ReversalError
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+INTERRUPTED = "interrupted; what was recorded is kept (state is saved after every step)."
 
 # name -> (module under reversal.commands, one-line help shown by `reversal --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -34,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "Show an iteration's step, verdict so far and what it waits for."),
     "rollback": ("rollback", "Flip a slice's flag off, redeploy, verify inline, record it."),
     "report": ("report", "Render an iteration's report.html or the campaign's index.html again."),
+    "verify": ("verify", "Check an evidence packet: manifest hashes, state, timeline, verdict agree."),
 }
 
 
@@ -65,29 +69,70 @@ def cli() -> None:
     advancing only when matched log windows show the failure signature dropped."""
 
 
-def _json_error(argv: list[str] | None, kind: str, message: str, code: int) -> None:
-    """With ``--json`` an error is a JSON document on stdout too, so a script reading stdout
-    always gets one document; the human message still goes to stderr."""
+def _fail(message: str, code: int, argv: list[str] | None = None, kind: str = "Error") -> None:
+    """The message on stderr, scrubbed of secrets; with ``--json`` also a JSON document on
+    stdout, so a script reading stdout always gets one document."""
+    from reversal.redact import scrub
+
+    message = scrub(message)
     if "--json" in (sys.argv[1:] if argv is None else argv):
         import json
 
         click.echo(json.dumps({"error": {"kind": kind, "message": message, "exit_code": code}}))
+    click.echo(f"reversal: {message}", err=True)
+    sys.exit(code)
+
+
+def _os_error(exc: OSError) -> str:
+    """A filesystem failure as an operator can act on it: the path, the reason, what to do."""
+    import errno
+
+    where = exc.filename or "a file"
+    hint = {
+        errno.EROFS: "point 'artifacts' (or --out) at a folder on a writable file system",
+        errno.EACCES: "fix the folder's permissions or choose another folder",
+        errno.ENOSPC: "free space, or move 'artifacts' to another disk",
+        errno.EDQUOT: "free space, or move 'artifacts' to another disk",
+        errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+        errno.EEXIST: "something already exists at that path; remove it or choose another path",
+    }.get(exc.errno or 0, "check the path and try again")
+    return (f"cannot write or read {where}: {exc.strerror or exc}; {hint}. What was recorded "
+            "before this point is kept; rerun the command once the path is usable.")
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every way out is an exit code and at most one scrubbed paragraph on stderr."""
+    import os
+
+    from reversal.redact import register_environ
+
+    register_environ(os.environ)
     try:
         code = cli.main(args=argv, prog_name="reversal", standalone_mode=False)
     except ReversalError as exc:
-        _json_error(argv, type(exc).__name__, str(exc), exc.exit_code)
-        click.echo(f"reversal: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("reversal: aborted.", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        _fail(str(exc), exc.exit_code, argv, type(exc).__name__)
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort too
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            _fail(INTERRUPTED, EXIT_INTERRUPTED)
+        _fail("aborted.", EXIT_BAD_INPUT)
     except click.ClickException as exc:
-        _json_error(argv, "UsageError", exc.format_message(), exc.exit_code)
-        exc.show()
-        sys.exit(exc.exit_code)
+        message = exc.format_message() if not isinstance(exc, click.UsageError) else _usage(exc)
+        _fail(message, exc.exit_code, argv, "UsageError")
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _fail(INTERRUPTED, EXIT_INTERRUPTED)
+    except OSError as exc:
+        _fail(_os_error(exc), EXIT_FAIL)
+    except Exception as exc:
+        if os.environ.get("REVERSAL_DEBUG"):
+            raise
+        _fail(f"internal error ({type(exc).__name__}: {exc}); nothing further was changed. "
+              "Rerun with REVERSAL_DEBUG=1 to see the traceback and report it.", EXIT_FAIL)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage(exc: click.UsageError) -> str:
+    """A usage error with the hint click would print (``Try 'reversal x -h' for help.``)."""
+    hint = f" Try '{exc.ctx.command_path} -h' for help." if exc.ctx is not None else ""
+    return exc.format_message() + hint

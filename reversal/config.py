@@ -22,11 +22,17 @@ DEFAULT_LOGS_API = "https://vercel.com"
 DEFAULT_INNGEST_API = "https://api.inngest.com"
 DEFAULT_SECRETS = ("CRON_SECRET", "INNGEST_SIGNING_KEY")
 
-_KNOWN_KEYS = {
-    "project_id", "org_id", "team_id", "app_url", "environment", "artifacts", "playbooks_dir",
-    "secrets", "signatures", "env_file", "database_url_env", "vercel_api", "vercel_logs_api",
-    "inngest_api",
+ENVIRONMENTS = ("production", "preview")  # Vercel targets the flag writes and log filters support
+
+# setting -> what it must be. Adding a setting is one line here (plus its use in load_config).
+_SCHEMA: dict[str, str] = {
+    "project_id": "text", "org_id": "text", "team_id": "text", "app_url": "url",
+    "environment": "environment", "artifacts": "path", "playbooks_dir": "path",
+    "secrets": "names", "signatures": "regexes", "env_file": "path", "database_url_env": "name",
+    "vercel_api": "url", "vercel_logs_api": "url", "inngest_api": "url",
 }
+_KNOWN_KEYS = frozenset(_SCHEMA)
+_ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
 @dataclass(frozen=True)
@@ -83,21 +89,56 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping of settings at the top level.")
-    unknown = sorted(set(data) - _KNOWN_KEYS)
-    if unknown:
-        raise InputError(
-            f"{path}: unknown settings {unknown}; known settings: {', '.join(sorted(_KNOWN_KEYS))}."
-        )
+    from reversal.playbooks import did_you_mean
+
     for key, value in data.items():
-        if key in ("secrets",):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise InputError(f"{path}: field '{key}' must be a list of env var names.")
-        elif key == "signatures":
-            if not isinstance(value, dict):
-                raise InputError(f"{path}: field 'signatures' must map names to regexes.")
-        elif value is not None and not isinstance(value, str):
-            raise InputError(f"{path}: field '{key}' must be a string (got {value!r}).")
+        if key not in _KNOWN_KEYS:
+            raise InputError(
+                f"{path}: unknown setting {key!r}{did_you_mean(str(key), _KNOWN_KEYS)}; known settings: "
+                f"{', '.join(sorted(_KNOWN_KEYS))}."
+            )
+        if value is not None:
+            _check_setting(path, key, _SCHEMA[key], value)
     return data
+
+
+def _check_setting(path: Path, key: str, kind: str, value: Any) -> None:
+    """One setting against its kind; the error names the file, the field and what is expected."""
+    import re
+
+    def fail(expected: str) -> InputError:
+        return InputError(f"{path}: field '{key}' must be {expected} (got {value!r}).")
+
+    if kind == "names":
+        if not isinstance(value, list) or not all(isinstance(v, str) and re.fullmatch(_ENV_NAME, v)
+                                                  for v in value):
+            raise fail("a list of env var names")
+    elif kind == "regexes":
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                  for k, v in value.items()):
+            raise fail("a mapping of signature names to regexes")
+    elif not isinstance(value, str) or not value.strip():
+        raise fail("a non-empty string")
+    elif kind == "environment" and value not in ENVIRONMENTS:
+        raise fail(f"one of {', '.join(ENVIRONMENTS)} (the Vercel environments reversal reads and writes)")
+    elif kind == "name" and not re.fullmatch(_ENV_NAME, value):
+        raise fail("an env var name")
+    elif kind == "url" and not url_parses(value, ("http", "https")):
+        raise fail("an absolute http(s) URL")
+    elif kind == "path" and "\x00" in value:
+        raise fail("a path")
+
+
+def url_parses(url: str, schemes: tuple[str, ...]) -> bool:
+    """``url`` has one of ``schemes``, a host, and a port that parses (``http://[::1`` and
+    ``:99999`` do not); checked up front so no later ``urlsplit`` raises a bare ValueError."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        return parts.scheme in schemes and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        return False
 
 
 def linked_project(root: Path) -> dict[str, str]:
@@ -124,6 +165,8 @@ def load_config(
     cwd = cwd or Path.cwd()
     if path is not None and not path.is_file():
         raise InputError(f"{path}: config file not found (given with --config).")
+    if environ.get("REVERSAL_ARTIFACTS", "").strip() == "" and "REVERSAL_ARTIFACTS" in environ:
+        raise InputError("REVERSAL_ARTIFACTS is set but empty; expected the evidence folder's path.")
     source = path or (cwd / CONFIG_NAME if (cwd / CONFIG_NAME).is_file() else None)
     data = _read_yaml(source) if source else {}
     root = source.parent if source else cwd
@@ -136,7 +179,22 @@ def load_config(
 
     playbooks_dir = data.get("playbooks_dir")
     playbooks_path = (root / playbooks_dir) if playbooks_dir else root / "playbooks"
+    if playbooks_dir and not playbooks_path.is_dir():
+        raise InputError(
+            f"{source}: field 'playbooks_dir' names {playbooks_path}, which is not a folder; create it "
+            "(reversal init writes the built-in playbooks there) or remove the setting to use the "
+            "built-in playbooks."
+        )
+    artifacts = root / pick("REVERSAL_ARTIFACTS", "artifacts", "artifacts")
+    if artifacts.exists() and not artifacts.is_dir():
+        raise InputError(f"artifacts folder {artifacts} (artifacts in {source or CONFIG_NAME}, or "
+                         "REVERSAL_ARTIFACTS) is a file; expected a folder for the evidence packets.")
     env_file = pick("REVERSAL_ENV_FILE", "env_file")
+    for env_key, file_key in (("REVERSAL_VERCEL_API", "vercel_api"), ("REVERSAL_VERCEL_LOGS_API",
+                              "vercel_logs_api"), ("REVERSAL_INNGEST_API", "inngest_api")):
+        if environ.get(env_key) and not url_parses(environ[env_key], ("http", "https")):
+            raise InputError(f"{env_key} {environ[env_key]!r}: expected an absolute http(s) URL "
+                             f"(it overrides '{file_key}' in {CONFIG_NAME}).")
     return Config(
         root=root,
         project_id=pick("VERCEL_PROJECT_ID", "project_id", linked.get("projectId")),
@@ -144,7 +202,7 @@ def load_config(
         team_id=pick("VERCEL_TEAM_ID", "team_id"),
         app_url=pick("REVERSAL_APP_URL", "app_url"),
         environment=data.get("environment") or "production",
-        artifacts=root / pick("REVERSAL_ARTIFACTS", "artifacts", "artifacts"),
+        artifacts=artifacts,
         playbooks_dir=playbooks_path if playbooks_path.is_dir() else None,
         secrets=tuple(data.get("secrets") or DEFAULT_SECRETS),
         signatures=data.get("signatures") or {},

@@ -9,6 +9,8 @@ that decides PASS. Validation errors name the file and the field; keep-sync rout
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +24,23 @@ BUILTIN_DIR = Path(__file__).parent / "builtin_playbooks"
 KEEP_SYNC_PREFIX = "/api/inbox/"
 ELIGIBLE_PREFIXES = ("/api/webhooks/", "/api/cron/")
 BLANK = None  # a blank status in `target.statuses`, written `blank` in YAML
+
+# Every key a playbook may hold, per section: adding a key is one line here (plus reading it
+# below). Anything else is refused with "did you mean", so `onfail: stop` can no longer
+# silently mean the default.
+SCHEMA: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
+    "": "slice route kind priority after flag target probe durable window gate on_fail preflight",
+    "flag": "name on off",
+    "target": "statuses signatures",
+    "probe": "method auth dispatch inline",
+    "probe.auth": "bearer_env",
+    "probe.dispatch": "status json dispatch_key event",
+    "probe.inline": "status",
+    "durable": "function event queue timeout",
+    "gate": "min_drop alpha burst barometers",
+    "gate.burst": "per_minute minutes",
+    "preflight": "must_be_off",
+}.items()}
 
 # `{bucket:5m}` -> 2026-02-18T03:15 ; `{bucket_iso:1m}` -> 2026-02-18T03:19:00.000Z (UTC floor)
 _BUCKET = re.compile(r"\{bucket(_iso)?:(\d+)([smh])\}")
@@ -134,6 +153,12 @@ class _Fields:
         if not isinstance(data, Mapping):
             raise InputError(f"{origin}: {where or 'the file'} must be a mapping of fields.")
         self.data, self.where, self.origin = data, where, origin
+        allowed = SCHEMA.get(where)
+        for key in data if allowed is not None else ():
+            if key not in allowed:
+                raise InputError(f"{origin}: unknown field '{self._name(str(key))}'"
+                                 f"{did_you_mean(str(key), allowed)}; known fields here: "
+                                 f"{', '.join(sorted(allowed))}.")
 
     def _name(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
@@ -161,16 +186,42 @@ class _Fields:
 
     def duration(self, key: str, default: Any = ...) -> float:
         raw = self.get(key, (str, int, float), "must be a duration like 30m or 90s", default)
-        seconds = parse_duration(raw)
-        if not seconds:
-            raise self.fail(key, "must be a positive duration like 30m or 90s")
-        return seconds
+        return parse_duration(raw, f"{self.origin}: field '{self._name(key)}'")
+
+    def number(self, key: str, kind: type, low: float, high: float, expected: str, default: Any) -> Any:
+        value = self.get(key, (int, float) if kind is float else int, expected, default)
+        if not (low <= value <= high):  # also refuses NaN
+            raise self.fail(key, expected)
+        return value
+
+    def status(self, key: str, default: int) -> int:
+        return self.number(key, int, 100, 599, "must be an HTTP status (100-599)", default)
 
     def strings(self, key: str, default: Any = ...) -> tuple[str, ...]:
         items = self.get(key, list, "must be a list of strings", default)
         if not all(isinstance(i, str) and i for i in items):
             raise self.fail(key, "must be a list of non-empty strings")
         return tuple(items)
+
+
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def route_path(text: str, what: str) -> str:
+    """A route as written in a playbook or an option, normalised: ``https://host`` dropped,
+    query dropped, ``.``/``..`` segments resolved, so ``/api/cron/../inbox/x`` is judged as
+    ``/api/inbox/x``. Empty text, spaces or a relative path are refused naming ``what``."""
+    path = text.strip().split("?", 1)[0].split("#", 1)[0]
+    if path.startswith(("https://", "http://")):
+        rest = path.split("://", 1)[1]
+        path = "/" + rest.partition("/")[2]
+    if not path.startswith("/") or any(c.isspace() for c in path) or not path.strip("/."):
+        raise InputError(f"{what} {text!r}: expected a route path like /api/cron/response-timing "
+                         "(starting with '/', no spaces).")
+    normal = posixpath.normpath(path)
+    return "/" + normal.lstrip("/") if normal != "/" else normal
 
 
 def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -182,7 +233,7 @@ def _statuses(f: _Fields) -> tuple[int | None, ...]:
     for item in f.get("statuses", list, "must be a list of HTTP statuses or 'blank'"):
         if item == "blank":
             out.append(BLANK)
-        elif isinstance(item, int) and not isinstance(item, bool) and 100 <= item <= 599:
+        elif type(item) is int and 100 <= item <= 599:
             out.append(item)
         else:
             raise f.fail("statuses", "must list HTTP statuses (100-599) or 'blank'")
@@ -198,24 +249,28 @@ def _probe(f: _Fields | None) -> ProbeSpec | None:
     expectation = None
     if dispatch is not None:
         expectation = DispatchExpectation(
-            status=dispatch.get("status", int, "must be an HTTP status", 202),
+            status=dispatch.status("status", 202),
             json=dispatch.get("json", Mapping, "must be a mapping of expected JSON fields", {}),
             dispatch_key=dispatch.get("dispatch_key", str, "must be a key template", None),
             event=dispatch.get("event", str, "must be an event name", None),
         )
+    method = f.get("method", str, "must be GET or POST", "GET").upper()
+    if method not in ("GET", "POST"):
+        raise f.fail("method", "must be GET or POST")
     return ProbeSpec(
-        method=f.get("method", str, "must be GET or POST", "GET").upper(),
+        method=method,
         bearer_env=auth.get("bearer_env", str, "must name an env var", None) if auth else None,
         dispatch=expectation,
-        inline_status=inline.get("status", int, "must be an HTTP status", 200),
+        inline_status=inline.status("status", 200),
     )
 
 
 def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ()) -> Playbook:
     """Validate one playbook document. ``origin`` names the file in every error."""
     f = _Fields(data, "", origin)
-    route = f.get("route", str, "must be a route path like /api/cron/response-timing")
-    if route.startswith(KEEP_SYNC_PREFIX):
+    route = route_path(f.get("route", str, "must be a route path like /api/cron/response-timing"),
+                       f"{origin}: field 'route'")
+    if route.startswith(KEEP_SYNC_PREFIX) or route + "/" == KEEP_SYNC_PREFIX:
         raise InputError(
             f"{origin}: route {route} is a keep-sync user-facing read (/api/inbox/*); it must "
             "stay synchronous and can only serve as a barometer, never as a migration slice."
@@ -242,6 +297,11 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
         flag_values[key] = str(value).lower() if isinstance(value, bool) else value
     if flag_values["on"] == flag_values["off"]:
         raise flag_f.fail("off", "must differ from flag.on")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", flag_values["name"]):
+        raise flag_f.fail("name", "must be an environment variable name (letters, digits, _)")
+    if _secret_like(flag_values["name"]):
+        raise flag_f.fail("name", "must not be named like a secret (CRON_SECRET, *_TOKEN, *_KEY…): "
+                          "the tool writes and reads flag values in clear")
     target_f = f.sub("target")
     assert target_f is not None
     signatures = target_f.strings("signatures", ())
@@ -257,13 +317,14 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
     gate_f = f.sub("gate")
     assert gate_f is not None
     burst_f = gate_f.sub("burst", required=False)
-    min_drop = gate_f.get("min_drop", (int, float), "must be a number in (0, 1]", 0.8)
-    alpha = gate_f.get("alpha", (int, float), "must be a number in (0, 0.5]", 0.05)
-    if not 0 < min_drop <= 1:
+    min_drop = gate_f.number("min_drop", float, 0, 1, "must be a number in (0, 1]", 0.8)
+    alpha = gate_f.number("alpha", float, 0, 0.5, "must be a number in (0, 0.5)", 0.05)
+    if min_drop == 0:
         raise gate_f.fail("min_drop", "must be a number in (0, 1]")
-    if not 0 < alpha <= 0.5:
-        raise gate_f.fail("alpha", "must be a number in (0, 0.5]")
-    barometers = gate_f.strings("barometers", ())
+    if alpha in (0, 0.5):
+        raise gate_f.fail("alpha", "must be a number in (0, 0.5)")
+    barometers = tuple(route_path(b, f"{origin}: field 'gate.barometers'")
+                       for b in gate_f.strings("barometers", ()))
     on_fail = f.get("on_fail", str, "must be rollback or stop", "rollback")
     if on_fail not in ("rollback", "stop"):
         raise f.fail("on_fail", "must be rollback or stop")
@@ -294,8 +355,10 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
             min_drop=float(min_drop),
             alpha=float(alpha),
             burst=Burst(
-                per_minute=burst_f.get("per_minute", int, "must be an integer", 3) if burst_f else 3,
-                minutes=burst_f.get("minutes", int, "must be an integer", 3) if burst_f else 3,
+                per_minute=burst_f.number("per_minute", int, 1, 10**6, "must be an integer >= 1", 3)
+                if burst_f else 3,
+                minutes=burst_f.number("minutes", int, 1, 10**4, "must be an integer >= 1", 3)
+                if burst_f else 3,
             ),
             barometers=barometers,
             controls=gate_f.strings("controls") if gate_f.data.get("controls") is not None else None,
@@ -303,6 +366,13 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
         on_fail=on_fail,  # type: ignore[arg-type]
         must_be_off=preflight.strings("must_be_off", ()) if preflight else (),
     )
+
+
+def _secret_like(name: str) -> bool:
+    from reversal.config import DEFAULT_SECRETS
+    from reversal.redact import KNOWN_SECRET_NAMES, SECRET_NAME
+
+    return name.upper() in {*DEFAULT_SECRETS, *KNOWN_SECRET_NAMES} or bool(SECRET_NAME.search(name))
 
 
 def load_playbook_file(path: Path, known_signatures: Iterable[str] = ()) -> Playbook:
@@ -352,9 +422,10 @@ def order(books: Mapping[str, Playbook]) -> list[str]:
             key=lambda b: (b.priority, b.slice),
         )
         if not ready:
-            raise InputError(
-                f"playbooks: 'after' dependencies form a cycle among {', '.join(sorted(pending))}."
-            )
+            where = ", ".join(f"{b.slice} ({b.path or 'built-in'})" for b in sorted(
+                pending.values(), key=lambda b: b.slice))
+            raise InputError(f"playbooks: field 'after' forms a cycle among {where}; each slice may "
+                             "only come after slices that do not come after it.")
         done.append(ready[0].slice)
         del pending[ready[0].slice]
     return done

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-REDACTED = "[REDACTED]"
+from reversal.redact import REDACTED  # noqa: F401  (re-exported: one marker everywhere)
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,16 @@ def describe(key: str, value: str | None) -> SecretShape:
 
 
 class Redactor:
-    """Replaces every known secret value (and its stripped form) in text with a marker."""
+    """Scrubs text of the given secret values and of every secret ``reversal.redact`` knows
+    (one mechanism: the values are registered there too, for the other output paths)."""
 
     def __init__(self, secrets: Iterable[str | None]) -> None:
-        values = {v for s in secrets if s for v in (s, s.strip()) if len(v) >= 4}
-        self._values = sorted(values, key=len, reverse=True)
+        from reversal.redact import register
+
+        self._values = [s for s in secrets if s]
+        register(self._values)
 
     def __call__(self, text: str) -> str:
-        for value in self._values:
-            text = text.replace(value, REDACTED)
-        return text
+        from reversal.redact import scrub
+
+        return scrub(text, self._values)

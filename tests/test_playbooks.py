@@ -74,3 +74,79 @@ def test_dependency_cycle_is_refused(tmp_path: Path):
     (tmp_path / "b.yaml").write_text(yaml.safe_dump(_doc(slice="b", after=["a"])))
     with pytest.raises(InputError, match="cycle"):
         load_playbooks(tmp_path)
+
+
+@pytest.mark.parametrize(("text", "route"), [
+    ("/api/cron/./response-timing", "/api/cron/response-timing"),
+    ("https://app.vercel.app/api/cron/x?y=1", "/api/cron/x"),
+    ("/api/cron//x/", "/api/cron/x"),
+    ("/api/cron/../inbox/conversations", "/api/inbox/conversations"),
+    ("/../../api/cron/x", "/api/cron/x"),
+])
+def test_routes_are_normalised(text, route):
+    from reversal.playbooks import route_path
+
+    assert route_path(text, "--route") == route
+
+
+@pytest.mark.parametrize("text", ["", "   ", "api cron/x", "api/cron/x", "/", "/.."])
+def test_routes_that_are_not_paths_are_refused(text):
+    from reversal.playbooks import route_path
+
+    with pytest.raises(InputError, match="--route"):
+        route_path(text, "--route")
+
+
+def test_dotdot_cannot_bypass_the_keep_sync_refusal():
+    with pytest.raises(InputError, match="keep-sync"):
+        parse_playbook(_doc(route="/api/cron/../inbox/conversations"), "x.yaml")
+
+
+def test_unknown_fields_suggest_the_known_one():
+    with pytest.raises(InputError, match=r"unknown field 'onfail' \(did you mean 'on_fail'\?\)"):
+        parse_playbook(_doc(onfail="stop"), "x.yaml")
+    doc = _doc()
+    doc["gate"]["burst"]["minuts"] = 3
+    with pytest.raises(InputError, match=r"'gate\.burst\.minuts' \(did you mean 'minutes'\?\)"):
+        parse_playbook(doc, "x.yaml")
+
+
+def test_the_schema_table_admits_every_builtin():
+    """The schema table and the built-in playbooks agree: every section a builtin uses is known,
+    and every top-level key of the table is used by some builtin."""
+    from reversal.playbooks import SCHEMA
+
+    books = [yaml.safe_load(p.read_text()) for p in BUILTIN_DIR.glob("*.yaml")]
+    assert set(SCHEMA[""]) == {k for b in books for k in b}
+
+
+def test_duplicate_keys_are_refused(tmp_path: Path):
+    from reversal.playbooks import load_playbook_file
+
+    text = (BUILTIN_DIR / "response-timing.yaml").read_text()
+    text = text.replace("window: 30m", "window: 30m\nwindow: 1m")
+    (tmp_path / "x.yaml").write_text(text)
+    with pytest.raises(InputError, match=r"x\.yaml: not valid YAML at line \d+ \(duplicate key 'window'"):
+        load_playbook_file(tmp_path / "x.yaml")
+
+
+@pytest.mark.parametrize(("section", "key", "value", "field"), [
+    ("gate", "alpha", 0.5, "gate.alpha"),
+    ("gate", "min_drop", 0, "gate.min_drop"),
+    ("probe", "method", "DELETE", "probe.method"),
+    ("flag", "name", "CRON_SECRET", "flag.name"),
+    ("flag", "name", "STRIPE_API_KEY", "flag.name"),
+    ("target", "statuses", [99999], "target.statuses"),
+])
+def test_ranges_and_names_are_checked(section, key, value, field):
+    doc = _doc()
+    doc[section][key] = value
+    with pytest.raises(InputError, match=rf"field '{field}'"):
+        parse_playbook(doc, "x.yaml")
+
+
+def test_burst_minutes_must_be_at_least_one():
+    doc = _doc()
+    doc["gate"]["burst"]["minutes"] = 0
+    with pytest.raises(InputError, match=r"'gate\.burst\.minutes' must be an integer >= 1"):
+        parse_playbook(doc, "x.yaml")

@@ -11,6 +11,7 @@ import click
 
 from reversal.durations import parse_instant
 from reversal.errors import EXIT_OK, InputError
+from reversal.evidence.files import check_target
 
 
 def _slug(route: str | None) -> str:
@@ -52,6 +53,7 @@ def run_capture(
     from reversal.platform.capture import capture
     from reversal.platform.vercel import VercelClient
 
+    check_target(out)
     config = load_config(config_path)
     clock = clock_from_env(config.environ)
     now = clock.now_ms()

@@ -76,6 +76,18 @@ def _parse_statuses(values: Sequence[str]) -> tuple[int | None, ...]:
     return tuple(out)
 
 
+def _route(text: str, option: str) -> str:
+    """A route option as the logs write it: a host prefix is dropped (``app.vercel.app/api/x``
+    as in exports), then the path is normalised and checked like a playbook route."""
+    from reversal.logs.model import normalize_path
+    from reversal.playbooks import route_path
+
+    stripped = text.strip()
+    if stripped and not stripped.startswith("/") and "/" in stripped and " " not in stripped:
+        stripped = normalize_path(stripped)[1]
+    return route_path(stripped, option)
+
+
 def _styled(text: str, colour: str, colour_on: bool) -> str:
     return click.style(text, fg=colour, bold=True) if colour_on else text
 
@@ -173,7 +185,6 @@ def run_compare(
 
     from reversal.config import load_config
     from reversal.logs.compare import DEFAULT_GATE, DEFAULT_STATUSES, compare, render_markdown
-    from reversal.logs.model import normalize_path
     from reversal.logs.readers import read_records
 
     config = load_config(config_path)
@@ -181,12 +192,12 @@ def run_compare(
     book = _load_playbook(playbook, config) if playbook else None
     if route is None and book is None:
         raise InputError("compare: give --route ROUTE, or --playbook SLICE to take it from a playbook.")
-    target_route = normalize_path(route)[1] if route else book.route  # type: ignore[union-attr]
+    target_route = _route(route, "--route") if route else book.route  # type: ignore[union-attr]
     gate = book.gate if book else DEFAULT_GATE
     if barometers:
-        gate = replace(gate, barometers=tuple(normalize_path(b)[1] for b in barometers))
+        gate = replace(gate, barometers=tuple(_route(b, "--barometer") for b in barometers))
     if controls:
-        gate = replace(gate, controls=tuple(normalize_path(c)[1] for c in controls))
+        gate = replace(gate, controls=tuple(_route(c, "--control") for c in controls))
     metas = {name: _resolve_meta(path, given) for name, path, given in
              (("baseline", baseline, baseline_meta), ("post", post, post_meta))}
     comparison = compare(

@@ -14,8 +14,9 @@ from typing import Any
 
 import click
 
-from reversal.durations import parse_instant
+from reversal.durations import check_seconds, parse_instant
 from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
+from reversal.evidence.files import check_target
 from reversal.playbooks import find_playbook
 from reversal.ui import colour_enabled
 
@@ -25,10 +26,18 @@ DEFAULT_GROWTH_INTERVAL = "1m"
 def _seconds(option: str, text: str) -> float:
     from reversal.durations import parse_duration
 
-    seconds = parse_duration(text)
-    if seconds is None:
-        raise InputError(f"{option} {text!r}: expected a duration like 90s, 10m or 1h.")
-    return seconds
+    return parse_duration(text, option)
+
+
+def _check_dsn(dsn: str, variable: str) -> None:
+    """A PostgreSQL URL must parse before the driver sees it (``[::1:1`` made psycopg fail
+    with the whole URL in its message); the error shows it without the password."""
+    from reversal.config import url_parses
+    from reversal.redact import describe_dsn
+
+    if dsn.startswith(("postgresql://", "postgres://")) and not url_parses(dsn, ("postgresql", "postgres")):
+        raise InputError(f"{variable} ({describe_dsn(dsn)}): not a valid PostgreSQL URL; expected "
+                         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE.")
 
 
 def _colour(text: str, ok: bool) -> str:
@@ -124,6 +133,10 @@ def run_check(
         wait_terminal,
     )
 
+    check_seconds(poll_s, "--poll", maximum=3600)
+    if timeout:
+        _seconds("--timeout", timeout)
+    check_target(out)
     config = load_config(config_path)
     playbook = find_playbook(config.load_playbooks(), slice_or_route)
     dsn = config.database_url
@@ -132,7 +145,9 @@ def run_check(
             f"{config.database_url_env} is not set: the durable check reads the run ledger "
             "(BackgroundFunctionRun, WebhookEvent) from that database URL."
         )
+    _check_dsn(dsn, config.database_url_env)
     timeout_s = _seconds("--timeout", timeout) if timeout else playbook.durable.timeout_s
+    growth_s = _seconds("--growth-interval", growth_interval)
     clock = clock_from_env(config.environ)
     function = playbook.durable.function
 
@@ -151,7 +166,7 @@ def run_check(
         queue = queue_snapshot(ledger, now_ms=clock.now_ms())
         growth = None
         if playbook.durable.queue and wait:
-            clock.sleep(min(_seconds("--growth-interval", growth_interval), timeout_s))
+            clock.sleep(min(growth_s, timeout_s))
             after = queue_snapshot(ledger, now_ms=clock.now_ms())
             growth, queue = queue_growth(queue, after), after
         report = DurableReport(
@@ -177,6 +192,7 @@ def run_inngest(*, since: str, until: str | None, as_json: bool, out: Path | Non
     from reversal.config import load_config
     from reversal.platform.inngest import InngestClient
 
+    check_target(out)
     config = load_config(config_path)
     key = config.environ.get("INNGEST_SIGNING_KEY")  # raw: its whitespace is reported, not refused
     if not key or not key.strip():

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from reversal.errors import EXIT_FAIL, EXIT_OK
+from reversal.evidence.files import check_target
 from reversal.platform.envaudit import AuditCheck, audit, rules_for
 from reversal.platform.flags import read_values
 
@@ -41,6 +42,7 @@ def run_audit(*, keys: tuple[str, ...], as_json: bool, out: Path | None, config_
     from reversal.platform.vercel import VercelClient
     from reversal.playbooks import order
 
+    check_target(out)
     config = load_config(config_path)
     books = config.load_playbooks()
     playbooks = [books[s] for s in order(books)]

@@ -24,6 +24,19 @@ secrets: [CRON_SECRET, INNGEST_SIGNING_KEY]
 
 
 def init(directory: Path, *, force: bool, as_json: bool = False) -> int:
+    from reversal.errors import InputError
+
+    try:
+        return _init(directory, force=force, as_json=as_json)
+    except OSError as exc:
+        where = exc.filename or directory
+        raise InputError(
+            f"init {directory}: cannot create {where} ({exc.strerror or exc}); expected DIRECTORY to be "
+            "a writable folder, or a path whose parents are folders (not files)."
+        ) from None
+
+
+def _init(directory: Path, *, force: bool, as_json: bool) -> int:
     from reversal.config import linked_project
     from reversal.errors import InputError
     from reversal.playbooks import BUILTIN_DIR

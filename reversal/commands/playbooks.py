@@ -17,7 +17,7 @@ def _rows(books, order, latest, passed, failures) -> list[dict]:
         rows.append({
             "slice": name, "route": book.route, "priority": book.priority,
             "after": list(book.after), "flag": book.flag.name, "verify": book.verify,
-            "status": SLICE_STATUS[state.status] if state else "never run",
+            "status": SLICE_STATUS.get(state.status, f"unknown ({state.status!r})") if state else "never run",
             "iteration": state.iteration if state else None,
             "eligible": name not in passed and all(a in passed for a in book.after),
             "target_failures": failures.get(name),

@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
+from reversal.durations import check_seconds
 from reversal.errors import InputError
+from reversal.evidence.files import check_target
 from reversal.playbooks import find_playbook
 from reversal.ui import colour_enabled
 
@@ -34,6 +36,20 @@ def _render(result: Any, slice_name: str) -> str:
     return "\n".join(lines)
 
 
+def _app_url(url: str | None) -> str:
+    """The base URL to probe: http(s), with a host that parses (``http://[::1`` does not)."""
+    from reversal.config import url_parses
+
+    if not url:
+        raise InputError(
+            "no app URL to probe: pass --app-url, set REVERSAL_APP_URL, or app_url in reversal.yaml."
+        )
+    if not url_parses(url, ("http", "https")):
+        raise InputError(f"app URL {url!r} (--app-url, REVERSAL_APP_URL or app_url) is not an absolute "
+                         "http(s) URL with a valid host; expected e.g. https://your-app.vercel.app.")
+    return url
+
+
 def run_probe(
     *,
     slice_or_route: str,
@@ -51,13 +67,11 @@ def run_probe(
     from reversal.config import load_config
     from reversal.platform.probe import probe_route, write_probe_artifact
 
+    check_seconds(timeout_s, "--timeout", maximum=3600)
+    check_target(out)
     config = load_config(config_path)
     playbook = find_playbook(config.load_playbooks(), slice_or_route)
-    base = app_url or config.app_url
-    if not base:
-        raise InputError(
-            "no app URL to probe: pass --app-url, set REVERSAL_APP_URL, or app_url in reversal.yaml."
-        )
+    base = _app_url(app_url or config.app_url)
     secret_name = (playbook.probe.bearer_env if playbook.probe else None) or "CRON_SECRET"
     secret = config.secret(secret_name)  # env var, else the env file
     with httpx.Client(timeout=httpx.Timeout(timeout_s, connect=10)) as http:

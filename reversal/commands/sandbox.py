@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -17,13 +18,14 @@ import click
 from reversal.errors import EXIT_OK
 
 
-def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM; restore the previous handlers afterwards."""
+@contextmanager
+def _stop_on_signal() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM, installed before the sandbox is announced (a script
+    may signal as soon as it reads the JSON line); the previous handlers come back after."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.5):
-            pass
+        yield stop
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -47,20 +49,41 @@ def _human(info: Any, factor: float) -> str:
     ])
 
 
+def _check_dsn(dsn: str) -> None:
+    """A ``database_url`` knob must be a PostgreSQL URL the driver can parse; the error shows
+    the DSN without its password."""
+    from reversal.config import url_parses
+    from reversal.errors import InputError
+    from reversal.redact import describe_dsn
+
+    if not url_parses(dsn, ("postgresql", "postgres")):
+        raise InputError(
+            f"sandbox knob database_url ({describe_dsn(dsn)}): expected a PostgreSQL URL "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE with a valid host."
+        )
+
+
 def serve(*, as_json: bool, factor: float | None, knobs: tuple[str, ...],
-          wait: Callable[[], None] = _wait_for_signal) -> int:
+          wait: Callable[[], None] | None = None) -> int:
     """Start a sandbox, announce it, serve until ``wait`` returns; 0 on a clean stop."""
     from reversal.sandbox import Sandbox, parse_knobs
 
     settings = parse_knobs(knobs)
     if factor is not None:
-        settings = parse_knobs([f"factor={factor}"], settings)
-    with Sandbox(settings) as info:
+        from reversal.durations import check_seconds
+
+        settings = parse_knobs([f"factor={check_seconds(factor, '--factor', maximum=1e6)}"], settings)
+    if settings.database_url:
+        _check_dsn(settings.database_url)
+    with _stop_on_signal() as stop, Sandbox(settings) as info:
         if as_json:
             click.echo(json.dumps(info.as_json(), separators=(",", ":")))
         else:
             click.echo(_human(info, settings.factor))
-        wait()
+        if wait is not None:
+            wait()
+        while wait is None and not stop.wait(0.5):
+            pass
     return EXIT_OK
 
 

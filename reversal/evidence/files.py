@@ -1,7 +1,9 @@
 """Atomic artifact writes and the UTC stamps artifact names carry.
 
 An artifact is either fully written or absent: temp file in the same folder, fsync, rename.
-A crash never leaves a half-written JSON file that a resumed run would trust.
+A crash never leaves a half-written JSON file that a resumed run would trust. JSON and text
+artifacts are scrubbed of secrets on the way out (``reversal.redact``); raw byte streams
+(captured exports) are written as received.
 """
 
 from __future__ import annotations
@@ -25,6 +27,23 @@ def utc_iso(ms: int) -> str:
     """``2026-02-18T03:16:31.123Z``: the stamp used inside artifacts."""
     moment = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def check_target(path: Path | None, option: str = "--out") -> Path | None:
+    """Refuse, before any work is done, an output path that can never be written: a folder,
+    or a path under a file. (Permissions and free space are only known when writing.)"""
+    from reversal.errors import InputError
+
+    if path is None:
+        return None
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; expected a file path to write the JSON to.")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{option} {path}: {parent} is a file, not a folder; choose another path.")
+            break
+    return path
 
 
 @contextmanager
@@ -55,9 +74,14 @@ def write_atomic(path: Path, data: bytes) -> Path:
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+    from reversal.redact import scrub, scrub_obj
+
+    text = json.dumps(scrub_obj(obj), indent=2, sort_keys=False, ensure_ascii=False,
+                      default=lambda o: scrub(str(o))) + "\n"
     return write_atomic(path, text.encode("utf-8"))
 
 
 def write_text(path: Path, text: str) -> Path:
-    return write_atomic(path, text.encode("utf-8"))
+    from reversal.redact import scrub
+
+    return write_atomic(path, scrub(text).encode("utf-8"))

@@ -30,11 +30,12 @@ import codecs
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
 from reversal.errors import InputError
+from reversal.logs.inputs import open_input
 from reversal.logs.model import LogRecord, normalize_path
 
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -44,14 +45,18 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 """Largest NDJSON line accepted (Vercel truncates messages far below this)."""
 
 _HEAD_BYTES = 64 * 1024
+# Rows outside these bounds are refused naming the row (a negative timestamp once made a span
+# start in 1969; a 20-digit status became a column).
+_TIMESTAMP = Annotated[int, msgspec.Meta(ge=0, lt=4_102_444_800_000)]  # before 2100-01-01
+_STATUS = Annotated[int, msgspec.Meta(ge=-1, le=999)]  # -1: no response
 _WS = b" \t\r\n"
 _BOUNDARY = re.compile(rb"\}\s*,\s*\{")
 _BYTE_AT = re.compile(r"\(byte (\d+)\)")
 _PATH_AT = re.compile(r" - at `\$(?:\[(\d+)\])?\.?([^`]*)`$")
 _EXPECTED = {
     "requestPath": "a string path",
-    "timestampInMs": "an integer epoch-milliseconds timestamp",
-    "responseStatusCode": 'an integer status or "" (blank)',
+    "timestampInMs": "an integer epoch-milliseconds timestamp (not negative, before 2100)",
+    "responseStatusCode": 'an integer status or "" (blank), from -1 (no response) to 999',
     "durationMs": 'a number of milliseconds or ""',
     "timestamp": "an integer epoch-milliseconds timestamp",
     "statusCode": "an integer status (-1: no response)",
@@ -63,8 +68,8 @@ class TallyRow(msgspec.Struct, rename="camel", gc=False):
     field is skipped while decoding."""
 
     request_path: str
-    timestamp_in_ms: int
-    response_status_code: int | Literal[""] | None = None
+    timestamp_in_ms: _TIMESTAMP
+    response_status_code: _STATUS | Literal[""] | None = None
     request_id: str | None = ""
     message: str | None = ""
     duration_ms: int | float | Literal[""] | None = None
@@ -277,7 +282,7 @@ def _validation_detail(exc: msgspec.ValidationError,
 
 def _sniff(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
+        with open_input(path) as handle:
             return handle.read(_HEAD_BYTES)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the log file ({exc.strerror}).") from None
@@ -384,7 +389,7 @@ def export_batches(path: Path, row_type: type[Row] = ExportRow, *, chunk_bytes: 
     decoder = msgspec.json.Decoder(list[row_type])
     requires = _REQUIRES.get(row_type, "requestPath and timestampInMs")
     try:
-        handle = path.open("rb")
+        handle = open_input(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the log file ({exc.strerror}).") from None
     buf = bytearray(chunk_bytes + 1)  # +1: room for the ']' written after a cut
@@ -449,7 +454,7 @@ def export_batches(path: Path, row_type: type[Row] = ExportRow, *, chunk_bytes: 
 def split_point(path: Path, near: int) -> int | None:
     """Offset of a ``{`` that may start a row, at or after ``near`` (a candidate: the reader of
     the range before it verifies it, since the candidate could lie inside a string)."""
-    with path.open("rb") as handle:
+    with open_input(path) as handle:
         handle.seek(near)
         window = handle.read(1 << 20)
     match = _BOUNDARY.search(window)
@@ -488,7 +493,7 @@ def _cut_and_decode(path: Path, decoder: msgspec.json.Decoder, buf: bytearray, h
 def _lines(path: Path, max_line: int) -> Iterator[tuple[int, int, bytes]]:
     """``(line number, byte offset, line)`` with a length limit, so one huge line cannot exhaust memory."""
     try:
-        handle = path.open("rb")
+        handle = open_input(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the log file ({exc.strerror}).") from None
     with handle:
@@ -593,7 +598,8 @@ def _request_log_records(path: Path, max_line: int) -> Iterator[LogRecord]:
     if first_line == b"{":
         # one pretty-printed page per file: pages are bounded by the API, read it whole
         try:
-            page = decoder.decode(path.read_bytes())
+            with open_input(path) as handle:
+                page = decoder.decode(handle.read())
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise InputError(
                 f"{path}: not a request-logs page ({exc}); expected {{\"rows\": [...], "

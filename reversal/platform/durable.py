@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from reversal.clock import Clock
 from reversal.errors import InputError, StepFailed
 from reversal.evidence.files import utc_iso
+from reversal.redact import scrub
 
 TERMINAL = ("SUCCEEDED", "FAILED")
 HOUR_MS = 3_600_000
@@ -36,14 +37,9 @@ _TIME_COLUMNS = frozenset({"createdAt", "startedAt", "finishedAt", "requestedAt"
 
 def describe_dsn(dsn: str) -> str:
     """The DSN without credentials or query: ``postgresql://host:port/db`` / ``sqlite:///path``."""
-    if dsn.startswith("sqlite:"):
-        return "sqlite://" + dsn.removeprefix("sqlite:").removeprefix("//").split("?", 1)[0]
-    try:
-        parts = urlsplit(dsn)
-        host, port = parts.hostname or "localhost", parts.port or 5432
-    except ValueError:
-        return "postgresql://<unparsable DSN>"
-    return f"{parts.scheme or 'postgresql'}://{host}:{port}{parts.path or '/'}"
+    from reversal.redact import describe_dsn as describe
+
+    return describe(dsn)
 
 
 def _iso(value: Any) -> str | None:
@@ -253,9 +249,7 @@ def _connect_postgres(dsn: str, described: str) -> Any:
     except psycopg.Error as exc:
         # psycopg messages can quote the connection string; keep only the first line, scrubbed.
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        password = urlsplit(dsn).password
-        if password:
-            message = message.replace(password, "[REDACTED]")
+        message = scrub(message, [dsn])
         raise StepFailed(f"cannot connect to the run ledger at {described}: {message}") from None
     return conn
 

@@ -73,14 +73,14 @@ def test_check_no_wait_is_exit_3_and_wait_times_out(db: Db, tmp_path):  # noqa: 
 
 def test_missing_run_says_dispatch_is_not_execution(db: Db, tmp_path):  # noqa: F811
     result, _ = _invoke(tmp_path, ["durable", "check", "--route", "followups", "--dispatch-key", "x",
-                                   "--timeout", "0s"], {"DATABASE_URL": db.dsn})
+                                   "--timeout", "1ms"], {"DATABASE_URL": db.dsn})
     assert result.return_value == 1
     assert "no cron-followups row for x" in result.stdout and "not execution" in result.stdout
 
 
 def test_queue_slice_reports_failed_due(db: Db, tmp_path):  # noqa: F811
     db.event(status="PENDING", run_at_ms=NOW - MIN)
-    args = ["durable", "check", "--route", "webhooks-email", "--growth-interval", "0s", "--json"]
+    args = ["durable", "check", "--route", "webhooks-email", "--growth-interval", "1ms", "--json"]
     result, _ = _invoke(tmp_path, args, {"DATABASE_URL": db.dsn})
     doc = json.loads(result.stdout)
     assert result.return_value == 0, doc["problems"]
