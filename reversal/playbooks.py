@@ -37,7 +37,7 @@ SCHEMA: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
     "probe.dispatch": "status json dispatch_key event",
     "probe.inline": "status",
     "durable": "function event queue timeout",
-    "gate": "min_drop alpha burst barometers",
+    "gate": "min_drop alpha burst barometers controls",
     "gate.burst": "per_minute minutes",
     "preflight": "must_be_off",
 }.items()}
