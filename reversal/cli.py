@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import signal
 import sys
 
 import click
@@ -29,9 +30,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "playbooks": ("playbooks", "List slices, their order and status; rank the next one."),
     "init": ("init", "Scaffold reversal.yaml and the built-in playbooks."),
     "run": ("run", "Run (or resume) the strict reversal loop for one slice."),
-    "resume": ("resume", "Continue an interrupted or waiting iteration."),
+    "resume": ("resume", "Continue an interrupted, waiting or stopped iteration."),
     "status": ("status", "Show an iteration's step, verdict so far and what it waits for."),
     "rollback": ("rollback", "Flip a slice's flag off, redeploy, verify inline, record it."),
+    "abandon": ("abandon", "Give an iteration up; rolls the flag back first if it may be on."),
+    "unlock": ("unlock", "Break the project lease of a dead holder (--force)."),
 }
 
 
@@ -63,13 +66,34 @@ def cli() -> None:
     advancing only when matched log windows show the failure signature dropped."""
 
 
+_received: list[int] = []
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C (locks released, state already saved) and exits 143."""
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
+def _interrupted() -> None:
+    code = 128 + (_received[-1] if _received else signal.SIGINT)
+    click.echo("reversal: interrupted; the iteration's state is saved after every step: "
+               "'reversal resume' continues it.", err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = cli.main(args=argv, prog_name="reversal", standalone_mode=False)
+    except KeyboardInterrupt:
+        _interrupted()
     except ReversalError as exc:
         click.echo(f"reversal: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            _interrupted()
         click.echo("reversal: aborted.", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as exc:

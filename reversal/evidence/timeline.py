@@ -13,6 +13,13 @@ from reversal.iteration.state import IterationState
 from reversal.playbooks import Flag
 
 
+def inline_md(text: object) -> str:
+    """Text from the operator or the platform as one Markdown line: newlines collapse, no HTML
+    tag opens and a leading ``#`` cannot open a heading, so no text can restructure the file."""
+    flat = " ".join(str(text).split()).replace("<", "&lt;")
+    return "\\" + flat if flat.startswith("#") else flat
+
+
 def _utc(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -28,6 +35,7 @@ def _template():
         undefined=jinja2.StrictUndefined,
     )
     env.filters["utc"] = _utc
+    env.filters["md"] = inline_md
     return env.get_template("timeline.md.j2")
 
 

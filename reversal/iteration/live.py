@@ -1,23 +1,51 @@
 """``LivePlatform``: the state machine's ``Platform`` over Vercel, the app and the ledger.
 
-Real Vercel and the sandbox differ only in the base URLs and credentials in ``Config``.
+Real Vercel and the sandbox differ only in the base URLs and credentials in ``Config``. Every
+answer is translated into the port's typed findings; every way the platform can fail to answer
+(retries spent, a deploy past its deadline, the app or the ledger unreachable) becomes a
+``PlatformError``, so the machine never mistakes an outage for a failed change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from reversal.clock import Clock
 from reversal.config import Config
-from reversal.errors import InputError
+from reversal.errors import InputError, StepFailed
+from reversal.iteration.ports import (
+    Captured,
+    Deployed,
+    DurableHealth,
+    FlagWritten,
+    PlatformError,
+    Probed,
+    Production,
+)
 from reversal.playbooks import Playbook
 from reversal.ui import UI
 
 PROBE_TIMEOUT_S = 30.0
 QUEUE_SETTLE_S = 60.0  # simulated/real seconds between two queue snapshots
+
+
+@contextmanager
+def _unanswered(what: str) -> Iterator[None]:
+    """Transport failures below the port become ``PlatformError`` naming what was asked."""
+    import httpx
+
+    try:
+        yield
+    except PlatformError:
+        raise
+    except httpx.HTTPError as exc:
+        raise PlatformError(f"{what}: no answer ({type(exc).__name__})") from None
+    except StepFailed as exc:
+        raise PlatformError(str(exc)) from None
 
 
 class LivePlatform:
@@ -36,54 +64,113 @@ class LivePlatform:
 
         return read_values(self.client, keys, self.config.environment)
 
-    def production(self) -> dict[str, Any]:
+    def production(self) -> Production:
         from reversal.platform.deploy import current_production
 
-        found = current_production(self.client)
-        return {"id": found.id, "url": found.url, "name": found.name, "state": found.state}
+        with _unanswered("production deployment"):
+            found = current_production(self.client)
+        return Production(found.id, found.url, found.name, found.state)
 
-    def capture(self, since_ms: int, until_ms: int, out: Path) -> dict[str, Any]:
+    def readiness(self, playbook: Playbook, source: str) -> list[str]:
+        """Everything the loop will need, proven before the first production change."""
+        problems = []
+        if playbook.probe is not None:
+            if not self.config.app_url:
+                problems.append("the app's base URL is not configured (app_url in reversal.yaml or "
+                                "REVERSAL_APP_URL)")
+            name = playbook.probe.bearer_env
+            try:
+                if name and not self.config.secret(name):
+                    problems.append(f"{name} is not set locally: the probe must send it")
+            except InputError as exc:
+                problems.append(str(exc))
+        if playbook.durable.function or playbook.durable.queue:
+            problems += self._ledger_problems()
+        if source == "api":
+            problems += self._capture_problems()
+        return problems
+
+    def _ledger_problems(self) -> list[str]:
+        from reversal.platform import durable
+
+        dsn = self.config.database_url
+        if not dsn:
+            return [f"{self.config.database_url_env} is not set: the durable check reads the run ledger"]
+        try:
+            with durable.Ledger.connect(dsn) as ledger:
+                ledger.run_status_counts(since_ms=self.clock.now_ms() - 60_000)
+        except (StepFailed, InputError) as exc:
+            return [f"the run ledger is not readable: {exc}"]
+        return []
+
+    def _capture_problems(self) -> list[str]:
+        """One tiny request-logs page: the capture source answers with these credentials."""
+        now = self.clock.now_ms()
+        try:
+            next(iter(self.client.iter_request_logs(since_ms=now - 60_000, until_ms=now,
+                                                    environment=self.config.environment)), None)
+        except (StepFailed, InputError) as exc:
+            return [f"the request-logs API does not answer ({exc}); use --source export"]
+        return []
+
+    def capture(self, since_ms: int, until_ms: int, out: Path) -> Captured:
         from reversal.platform.capture import capture_window
 
-        meta = capture_window(self.client, since_ms=since_ms, until_ms=until_ms,
-                              environment=self.config.environment, route=None, out=out,
-                              project_id=self.client.project_id, clock=self.clock)
-        return {**meta.as_json(), "meta_file": meta.meta_path.name}
+        with _unanswered("request-logs capture"):
+            meta = capture_window(self.client, since_ms=since_ms, until_ms=until_ms,
+                                  environment=self.config.environment, route=None, out=out,
+                                  project_id=self.client.project_id, clock=self.clock)
+        return Captured(meta.meta_path.name, meta.as_json().get("rows"))
 
-    def write_flag(self, key: str, value: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    def write_flag(self, key: str, value: str, allowed: tuple[str, ...]) -> FlagWritten:
         from reversal.platform.flags import write_flag
 
-        written = write_flag(self.client, key=key, value=value, allowed=allowed,
-                             target=self.config.environment)
-        return {"changed": written.changed, "previous": written.previous,
-                "length": written.read_back.length, "whitespace": written.read_back.whitespace}
+        with _unanswered(f"flag write {key}"):
+            written = write_flag(self.client, key=key, value=value, allowed=allowed,
+                                 target=self.config.environment)
+        return FlagWritten(written.changed, written.previous, written.read_back.length,
+                           written.read_back.whitespace)
 
-    def find_deployment(self, intent_id: str) -> dict[str, Any] | None:
+    def find_deployment(self, intent_id: str) -> str | None:
         from reversal.platform.deploy import INTENT_META_KEY
 
-        found = self.client.list_deployments(target="production", state=None,
-                                             meta={INTENT_META_KEY: intent_id})
-        return {"id": found[0].id} if found else None
+        with _unanswered("deployment lookup"):
+            found = self.client.list_deployments(target="production", state=None,
+                                                 meta={INTENT_META_KEY: intent_id})
+        return found[0].id if found else None
 
-    def _record(self, record) -> dict[str, Any]:
-        return {**record.as_json(), "id": record.id, "url": record.url,
-                "ready_ms": record.ready_ms}
+    def _follow(self, start: Callable[[], Any]) -> Deployed:
+        """Run a deploy call: READY or a failure state is a finding; a deadline is an error."""
+        from reversal.platform.deploy import DeployFailed
 
-    def redeploy(self, source_id: str, intent_id: str, on_state) -> dict[str, Any]:
+        with _unanswered("deployment"):
+            try:
+                record = start()
+            except DeployFailed as exc:
+                if exc.record.timed_out:
+                    raise PlatformError(str(exc)) from None
+                r = exc.record
+                return Deployed(r.id, r.url, r.final_state or "ERROR", r.ready_ms, r.as_json())
+        return Deployed(record.id, record.url, "READY", record.ready_ms, record.as_json())
+
+    def redeploy(self, source_id: str, intent_id: str, on_state) -> Deployed:
         from reversal.platform.deploy import redeploy
 
-        source = self.client.get_deployment(source_id)
-        return self._record(redeploy(self.client, source=source, clock=self.clock,
-                                     intent_id=intent_id, on_state=on_state))
+        def start():
+            source = self.client.get_deployment(source_id)
+            return redeploy(self.client, source=source, clock=self.clock, intent_id=intent_id,
+                            on_state=on_state)
 
-    def wait_deployment(self, deployment_id: str, on_state) -> dict[str, Any]:
+        return self._follow(start)
+
+    def wait_deployment(self, deployment_id: str, on_state) -> Deployed:
         from reversal.platform.deploy import wait_ready
 
-        return self._record(wait_ready(self.client, deployment_id, clock=self.clock,
-                                       on_state=on_state))
+        return self._follow(lambda: wait_ready(self.client, deployment_id, clock=self.clock,
+                                               on_state=on_state))
 
     # -- the app --------------------------------------------------------------------------
-    def probe(self, playbook: Playbook, expect: str) -> dict[str, Any]:
+    def probe(self, playbook: Playbook, expect: str) -> Probed:
         import httpx
 
         from reversal.platform.probe import probe_route
@@ -97,13 +184,14 @@ class LivePlatform:
         with httpx.Client(timeout=PROBE_TIMEOUT_S) as http:
             result = probe_route(http=http, app_url=self.config.app_url, playbook=playbook,
                                  expect=expect, secret=secret, clock=self.clock)
-        return {"ok": result.ok, "problems": list(result.problems),
-                "dispatch_key": result.dispatch_key, "event_id": result.event_id,
-                "artifact": result.to_json()}
+        if result.status is None:  # no answer at all: the app is unreachable, not broken
+            raise PlatformError(f"probe of {playbook.route}: " + "; ".join(result.problems))
+        return Probed(result.ok, tuple(result.problems), result.dispatch_key, result.event_id,
+                      result.to_json())
 
     # -- durable execution ----------------------------------------------------------------
     def durable(self, playbook: Playbook, dispatch_key: str | None,
-                on_poll: Callable[[str], None]) -> dict[str, Any]:
+                on_poll: Callable[[str], None]) -> DurableHealth:
         from reversal.platform import durable
 
         dsn = self.config.database_url
@@ -113,9 +201,9 @@ class LivePlatform:
                 "ledger (BackgroundFunctionRun / WebhookEvent) through it."
             )
         spec = playbook.durable
-        problems: list[str] = []
         snapshot: dict[str, Any] = {}
-        with durable.Ledger.connect(dsn) as ledger:
+        outcome = growth = queue = None
+        with _unanswered("run ledger"), durable.Ledger.connect(dsn) as ledger:
             if spec.function and dispatch_key:
                 outcome = durable.wait_terminal(
                     ledger, function=spec.function, dispatch_key=dispatch_key, clock=self.clock,
@@ -123,43 +211,30 @@ class LivePlatform:
                     on_poll=lambda state, s: on_poll(f"run for {dispatch_key}: {state} ({s:.0f}s)"),
                 )
                 snapshot["run"] = outcome.to_json()
-                if not outcome.ok:
-                    problems.append(
-                        f"run for {dispatch_key} is {outcome.outcome}"
-                        + (f" (lastError: {outcome.last_error})" if outcome.last_error else "")
-                    )
             health = durable.health_snapshot(ledger, function=spec.function,
                                               now_ms=self.clock.now_ms())
             snapshot["backgroundFunctionRun"] = health
-            problems += [p for p in health["problems"] if "Invalid signature" in p]
             if spec.queue:
                 before = durable.queue_snapshot(ledger, now_ms=self.clock.now_ms())
                 self.clock.sleep(QUEUE_SETTLE_S)
-                after = durable.queue_snapshot(ledger, now_ms=self.clock.now_ms())
-                growth = durable.queue_growth(before, after)
-                snapshot["webhookEvent"] = {"before": before, "after": after, "growth": growth}
-                if growth["growing"]:
-                    problems.append(
-                        f"{spec.queue} pending-due rows grew from {growth['pendingDueBefore']} "
-                        f"to {growth['pendingDueAfter']} in {growth['intervalSeconds']}s"
-                    )
+                queue = durable.queue_snapshot(ledger, now_ms=self.clock.now_ms())
+                growth = durable.queue_growth(before, queue)
+                snapshot["webhookEvent"] = {"before": before, "after": queue, "growth": growth}
         signing_key = self.config.secret("INNGEST_SIGNING_KEY")
         if signing_key and spec.function:
-            snapshot["inngest"] = self._inngest(signing_key, problems)
-        summary = ("Durable run SUCCEEDED in the ledger" if "run" in snapshot
+            snapshot["inngest"] = self._inngest(signing_key)
+        verdict = durable.assess(outcome=outcome, health=health, queue=queue, growth=growth,
+                                 function=spec.function, queue_name=spec.queue,
+                                 inngest=snapshot.get("inngest"))
+        snapshot["assessment"] = verdict.to_json()
+        summary = ("Durable run SUCCEEDED in the ledger" if outcome is not None
                    else f"{spec.queue or 'ledger'} healthy") + "; no Invalid signature failures."
-        return {"ok": not problems, "problems": problems, "snapshot": snapshot, "summary": summary}
+        return DurableHealth(verdict.ok, verdict.problems, summary, snapshot)
 
-    def _inngest(self, signing_key: str, problems: list[str]) -> dict[str, Any]:
+    def _inngest(self, signing_key: str) -> dict[str, Any]:
         from reversal.platform.inngest import InngestClient
 
         since = self.clock.now_ms() - 15 * 60 * 1000
-        with InngestClient(signing_key, base_url=self.config.inngest_api) as client:
-            failures = client.failed_functions(since)
-        report = failures.to_json()
-        if report.get("invalidSignatureFailures"):
-            problems.append(
-                f"{report['invalidSignatureFailures']} Inngest function runs failed with "
-                "'Invalid signature' in the last 15 min: check INNGEST_SIGNING_KEY for whitespace"
-            )
-        return report
+        with _unanswered("Inngest API"), \
+                InngestClient(signing_key, base_url=self.config.inngest_api) as client:
+            return client.failed_functions(since).to_json()

@@ -327,9 +327,11 @@ class VercelClient:
         return None
 
     def create_env(
-        self, key: str, value: str, *, target: tuple[str, ...] = ("production",), type: str = "encrypted"
+        self, key: str, value: str, *, target: tuple[str, ...] = ("production",), type: str = "encrypted",
+        upsert: bool = True,
     ) -> EnvVar:
-        """Create (or upsert) ``key``. A retry first checks whether the first attempt landed."""
+        """Create (or upsert) ``key``. A retry first checks whether the first attempt landed.
+        Without ``upsert``, an existing key fails with ``ENV_ALREADY_EXISTS`` (a lease's create)."""
 
         def landed() -> dict[str, Any] | None:
             found = self.find_env(key, target[0])
@@ -340,7 +342,7 @@ class VercelClient:
 
         body = self._send(
             "POST", self._api(f"/v10/projects/{self.project_id}/env"), f"env create {key}",
-            params={"upsert": "true"},
+            params={"upsert": "true"} if upsert else None,
             body={"key": key, "value": value, "type": type, "target": list(target)},
             recover=landed,
         )
@@ -363,9 +365,25 @@ class VercelClient:
         return parse_env(created, decrypted=False)
 
     def edit_env(self, env_id: str, value: str) -> EnvVar:
+        """Set an existing variable's value. A lost answer is checked by a read before any retry."""
+
+        def landed() -> dict[str, Any] | None:
+            found = self.get_env(env_id)
+            return {"id": found.id, "key": found.key, "type": found.type,
+                    "target": list(found.target)} if found.value == value else None
+
         body = self._send("PATCH", self._api(f"/v9/projects/{self.project_id}/env/{env_id}"),
-                          f"env edit {env_id}", body={"value": value})
+                          f"env edit {env_id}", body={"value": value}, recover=landed)
         return parse_env(body, decrypted=False)
+
+    def delete_env(self, env_id: str) -> None:
+        """Remove a variable (a released or broken lease); already gone counts as done."""
+        try:
+            self._send("DELETE", self._api(f"/v9/projects/{self.project_id}/env/{env_id}"),
+                       f"env delete {env_id}")
+        except VercelError as exc:
+            if exc.status != 404:
+                raise
 
     # -- deployments -------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ def test_trailing_newline_secret_stops_at_preflight_naming_the_key_only(tmp_path
     assert "CRON_SECRET" in output and "whitespace" in output
     [folder] = iteration_dirs(tmp_path)
     state = state_of(folder)
-    assert state["status"] == "failed" and state["completed"] == []
+    assert state["status"] == "stopped" and state["completed"] == []
     assert state["journal"] == []  # nothing was changed in production
     secret = served.info["cron_secret"]
     assert secret not in output and secret not in _all_text(tmp_path)
