@@ -1,7 +1,8 @@
 """``reversal rollback``: flag off, redeploy, verify inline and auth, capture, timeline.
 
-It works from the playbook and the platform alone: when the slice's iteration is finished,
-unreadable or missing, the rollback gets an iteration folder of its own.
+A rollback continues the slice's latest iteration (a PASS rolled back says so in its record).
+It works from the playbook and the platform alone: when that iteration was already rolled back,
+abandoned, unreadable or missing, the rollback gets an iteration folder of its own.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def rollback(config_path: Path | None, *, slice_name: str | None, iteration: str
             now = session.clock.now_ms()
             if state is not None:
                 state = store.load(state.iteration)
-            if state is None or state.terminal:
+            if state is None or state.status == "abandoned" or (
+                    state.terminal and "rollback-deploy" in state.completed):  # a fresh record
                 folder = store.new_folder(book.slice, now)
                 state = IterationState(iteration=folder.name, slice=book.slice, route=book.route,
                                        created_ms=now, window_s=book.window_s, platform=platform)

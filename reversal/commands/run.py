@@ -67,8 +67,8 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
             state = open_for(store, slice_name, platform)
             latest = latest_by_slice(store, platform).get(slice_name)
             if state is None and latest is not None and latest.status == "passed":
-                ui.say(f"{slice_name} already PASSed in {latest.iteration}; nothing to do "
-                       f"('reversal rollback --route {slice_name}' first to run it again).")
+                click.echo(f"{slice_name} already PASSed in {latest.iteration}; nothing to do "
+                           f"('reversal rollback --route {slice_name}' first to run it again).", err=True)
                 state = latest
             elif state is None:
                 missing = [a for a in book.after if a not in passed_slices(store, platform)]

@@ -5,8 +5,9 @@ platform itself, like Terraform's remote state lock: an env var ``REVERSAL_LOCK`
 ``development`` target only (no production build reads it), created *without* upsert, so the
 create fails with ``ENV_ALREADY_EXISTS`` when someone holds it. Its value names the holder,
 host, pid, iteration and expiry; a thread renews it while the command runs, and it is deleted
-at the end. An expired lease is broken by the next taker; ``reversal unlock --force`` breaks
-a live one whose holder is known dead.
+at the end. An expired lease, or one whose holder was a process of this host that no longer
+exists (SIGKILL), is broken by the next taker; ``reversal unlock --force`` breaks a live one
+whose holder is known dead on another machine.
 """
 
 from __future__ import annotations
@@ -51,6 +52,18 @@ class LeaseRecord:
         return (f"{self.holder} on {self.host} (pid {self.pid}"
                 + (f", iteration {self.iteration}" if self.iteration else "")
                 + f"), lease until {utc_iso(self.expires_ms)}")
+
+    def dead_here(self) -> bool:
+        """Held by a process of this host that no longer exists (killed): safe to break."""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
 
     @classmethod
     def parse(cls, value: str | None) -> LeaseRecord | None:
@@ -100,7 +113,7 @@ class ProjectLease:
             if record is not None and record.nonce == self.nonce:  # our own create's lost answer
                 self.env_id = env_id
                 return
-            if record is not None and record.expires_ms > self.wall_ms():
+            if record is not None and record.expires_ms > self.wall_ms() and not record.dead_here():
                 raise LockHeld(
                     f"the Vercel project is leased by another iteration: {record.describe()}. "
                     "Wait for it to finish; if that process is dead, 'reversal unlock --force' "

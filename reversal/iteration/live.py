@@ -49,8 +49,10 @@ def _unanswered(what: str) -> Iterator[None]:
 
 
 class LivePlatform:
-    def __init__(self, config: Config, clock: Clock, ui: UI) -> None:
+    def __init__(self, config: Config, clock: Clock, ui: UI, client: Any = None) -> None:
         self.config, self.clock, self.ui = config, clock, ui
+        if client is not None:  # shared with the lease: one connection pool, one TLS setup
+            self.client = client
 
     @cached_property
     def client(self):
@@ -96,9 +98,8 @@ class LivePlatform:
         dsn = self.config.database_url
         if not dsn:
             return [f"{self.config.database_url_env} is not set: the durable check reads the run ledger"]
-        try:
-            with durable.Ledger.connect(dsn) as ledger:
-                ledger.run_status_counts(since_ms=self.clock.now_ms() - 60_000)
+        try:  # connecting proves it: read-only session (PostgreSQL), a first read (SQLite)
+            durable.Ledger.connect(dsn).close()
         except (StepFailed, InputError) as exc:
             return [f"the run ledger is not readable: {exc}"]
         return []

@@ -388,21 +388,24 @@ def drive(ctx: Context, state: IterationState) -> IterationState:
             log.info("step.start", step=step)
             try:
                 state = HANDLERS[step](ctx, state)
-            except _Wait as waiting:
-                state = wait(state, step, ctx.clock.now_ms(), waiting.details["reason"],
-                             **{k: v for k, v in waiting.details.items() if k != "reason"})
-                log.info("step.waiting", step=step, reason=waiting.details["reason"])
-                persist(ctx, state)
-                break
-            except InputError as exc:
+            except (_Wait, InputError, StepFailed) as exc:
+                # A step saves its journaled intents before each effect: carry on from what is
+                # saved, as a new process would, so an intent is never lost.
+                state = ctx.store.load(state.iteration)
+                if isinstance(exc, _Wait):
+                    state = wait(state, step, ctx.clock.now_ms(), exc.details["reason"],
+                                 **{k: v for k, v in exc.details.items() if k != "reason"})
+                    log.info("step.waiting", step=step, reason=exc.details["reason"])
+                    persist(ctx, state)
+                    break
                 log.error("step.error", step=step, error=str(exc), kind=type(exc).__name__)
-                persist(ctx, before if before.status == "waiting" else
-                        stopped_on_error(state, step, ctx.clock.now_ms(), str(exc)))
-                raise
-            except StepFailed as exc:  # PlatformError, and whatever a client raised below the port
+                if isinstance(exc, InputError) and before.status == "waiting":
+                    persist(ctx, before)  # the operator's attachment was wrong: still waiting
+                    raise
                 state = stopped_on_error(state, step, ctx.clock.now_ms(), str(exc))
-                log.error("step.error", step=step, error=str(exc), kind=type(exc).__name__)
                 persist(ctx, state)
+                if isinstance(exc, InputError):
+                    raise
                 break
             last = state.events[-1] if state.events else None
             log.info("step.end", step=step, status=state.status, next=state.step,

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +49,19 @@ class Session:
     def identity(self) -> dict[str, str]:
         return identity(self.config)
 
+    @cached_property
+    def client(self):
+        """One Vercel client for the command: the lease and the platform share it."""
+        from reversal.platform.vercel import VercelClient
+
+        return VercelClient.from_config(self.config)
+
     @contextmanager
     def exclusive(self, holder: str, iteration: str | None = None) -> Iterator[None]:
         """The folder lock, then the project lease: one iteration per project at a time."""
         from reversal.iteration.lease import ProjectLease, held
-        from reversal.platform.vercel import VercelClient
 
-        with self.store.exclusive_lock(holder), VercelClient.from_config(self.config) as client, \
-                held(ProjectLease(client, holder, iteration=iteration)):
+        with self.store.exclusive_lock(holder), held(ProjectLease(self.client, holder, iteration=iteration)):
             yield
 
 
@@ -70,7 +76,10 @@ def open_session(config_path: Path | None, *, sandbox: bool = False,
             info = stack.enter_context(Sandbox(parse_knobs(knobs)))
             environ.update(info.env)
         config = load_config(config_path, environ)
-        yield Session(config, clock_from_env(environ), IterationStore(config.artifacts))
+        session = Session(config, clock_from_env(environ), IterationStore(config.artifacts))
+        yield session
+        if "client" in session.__dict__:
+            session.client.close()
 
 
 def latest_by_slice(store: IterationStore, platform: dict[str, str]) -> dict[str, IterationState]:
@@ -135,7 +144,7 @@ def build_context(session: Session, book, books, *, ui, yes: bool, no_wait: bool
     config = session.config
     return Context(
         playbook=book, books=books,
-        platform=LivePlatform(config, session.clock, ui),
+        platform=LivePlatform(config, session.clock, ui, session.client),
         store=session.store, clock=session.clock, catalogue=config.catalogue(), ui=ui,
         secrets=config.secrets, confirm=confirm_prompt(yes),
         no_wait=no_wait, project_root=config.root, export=export,

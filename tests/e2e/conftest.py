@@ -74,3 +74,17 @@ def serve(tmp_path: Path) -> Iterator:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def set_faults(served: Served, **knobs) -> dict:
+    """Break or heal the served sandbox while it runs (``POST /_sandbox/faults``)."""
+    import httpx
+
+    reply = httpx.post(f"{served.info['api'].rstrip('/')}/_sandbox/faults", json=knobs,
+                       headers={"Authorization": f"Bearer {served.info['token']}"}, timeout=10)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def deployments(served: Served) -> list[dict]:
+    return [e for e in served.audit() if e["action"] == "deployment.create"]

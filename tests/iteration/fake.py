@@ -151,12 +151,16 @@ class FakePlatform:
         return next((d for d, v in self.world.deployments.items() if v["intent"] == intent_id), None)
 
     def redeploy(self, source_id, intent_id, on_state) -> Deployed:
-        gate = self._effect()
+        gate = self.faults.take(("gate", "crash_before"))
+        if gate == "crash_before":
+            raise Crash(self.faults.step)
         deployment_id = f"dpl_{len(self.world.deployments) + 1}"
         self.world.deployments[deployment_id] = {"intent": intent_id,
                                                  "state": "ERROR" if gate else "READY",
                                                  "flag": self.world.flag}
         self._after()
+        if self.faults.take(("error",)):  # created, then the wait ran past its deadline
+            raise PlatformError(f"deployment {deployment_id} is still BUILDING at the deadline")
         return self.wait_deployment(deployment_id, on_state)
 
     def wait_deployment(self, deployment_id, on_state) -> Deployed:

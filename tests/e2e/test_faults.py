@@ -1,0 +1,87 @@
+"""Errors are not failures, end to end: a served sandbox breaks mid-run, the iteration stops
+resumably (no FAIL, no rollback), the fault heals, and ``resume`` reaches PASS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.e2e.conftest import cli, deployments, iteration_dirs, set_faults, state_of
+
+
+def _no_rollback(folder: Path) -> None:
+    state = state_of(folder)
+    assert state["verdict"] != "FAIL" and "rollback-flip" not in state["completed"]
+    assert not any(e["effect"] == "flag:off" for e in state["journal"])
+
+
+def test_a_build_past_the_deploy_deadline_stops_resumably_then_passes(tmp_path, serve):
+    served = serve("build_s=1500")  # the deploy deadline is 900 s (simulated)
+    first = cli(["run", "--route", "response-timing", "--yes", "--json"], tmp_path, served.env)
+    assert first.returncode == 3, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["status"] == "error" and summary["step"] == "deploy" and summary["verdict"] is None
+    assert "still BUILDING" in summary["error"]["cause"] or "deadline" in summary["error"]["cause"]
+    assert summary["error"]["resume"] == f"reversal resume {summary['iteration']}"
+    [folder] = iteration_dirs(tmp_path)
+    _no_rollback(folder)
+    set_faults(served, build_s=20)
+    done = cli(["resume", "--json"], tmp_path, served.env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verdict"] == "PASS"
+    assert len(deployments(served)) == 1  # the resume waited for the same deployment
+
+
+def test_the_api_disappearing_during_deploy_stops_resumably_then_passes(tmp_path, serve):
+    served = serve("build_s=600")
+    env = {**os.environ, **served.env, "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "reversal", "run", "--route", "response-timing",
+                             "--yes", "--json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not deployments(served) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    set_faults(served, api_5xx_rate=1)  # every API call answers 500 from now on
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    summary = json.loads(out)
+    assert summary["status"] == "error" and summary["step"] == "deploy" and summary["verdict"] is None
+    assert "retry budget" in summary["error"]["cause"]
+    [folder] = iteration_dirs(tmp_path)
+    _no_rollback(folder)
+    set_faults(served, api_5xx_rate=0)
+    done = cli(["resume", summary["iteration"], "--json"], tmp_path, served.env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verdict"] == "PASS"
+    assert len(deployments(served)) == 1
+
+
+def test_two_checkouts_on_one_project_the_second_exits_4_naming_the_holder(tmp_path, serve):
+    served = serve(factor=300)
+    first_dir, second_dir = tmp_path / "checkout-a", tmp_path / "checkout-b"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    env = {**os.environ, **served.env, "NO_COLOR": "1"}
+    first = subprocess.Popen([sys.executable, "-m", "reversal", "run", "--route", "response-timing",
+                              "--yes", "--json"], cwd=first_dir, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not iteration_dirs(first_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = cli(["run", "--route", "response-timing", "--yes"], second_dir, served.env)
+    assert second.returncode == 4, second.stderr
+    assert "leased by another iteration" in second.stderr
+    assert "reversal run --route response-timing" in second.stderr and "unlock --force" in second.stderr
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert json.loads(out)["status"] == "passed"
+    assert iteration_dirs(second_dir) == []
+    assert len(deployments(served)) == 1
+    leases = [e["action"] for e in served.audit() if e.get("key") == "REVERSAL_LOCK"]
+    assert leases[0] == "env.write" and leases[-1] == "env.delete"  # taken, renewed, released
+    unlock = cli(["unlock", "--force", "--yes"], second_dir, served.env)
+    assert unlock.returncode == 0 and "no lease on the project" in unlock.stdout
