@@ -88,3 +88,21 @@ def set_faults(served: Served, **knobs) -> dict:
 
 def deployments(served: Served) -> list[dict]:
     return [e for e in served.audit() if e["action"] == "deployment.create"]
+
+
+def start(args: list[str], cwd: Path, served: Served) -> subprocess.Popen:
+    """A reversal command in the background against ``served``."""
+    env = {**os.environ, **served.env, "NO_COLOR": "1"}
+    return subprocess.Popen([sys.executable, "-m", "reversal", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+
+
+def wait_for(condition, timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)

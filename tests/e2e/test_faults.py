@@ -4,13 +4,10 @@ resumably (no FAIL, no rollback), the fault heals, and ``resume`` reaches PASS."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
+import signal
 from pathlib import Path
 
-from tests.e2e.conftest import cli, deployments, iteration_dirs, set_faults, state_of
+from tests.e2e.conftest import cli, deployments, iteration_dirs, set_faults, start, state_of, wait_for
 
 
 def _no_rollback(folder: Path) -> None:
@@ -38,13 +35,8 @@ def test_a_build_past_the_deploy_deadline_stops_resumably_then_passes(tmp_path, 
 
 def test_the_api_disappearing_during_deploy_stops_resumably_then_passes(tmp_path, serve):
     served = serve("build_s=600")
-    env = {**os.environ, **served.env, "NO_COLOR": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "reversal", "run", "--route", "response-timing",
-                             "--yes", "--json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not deployments(served) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    proc = start(["run", "--route", "response-timing", "--yes", "--json"], tmp_path, served)
+    wait_for(lambda: deployments(served))
     set_faults(served, api_5xx_rate=1)  # every API call answers 500 from now on
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 3, err
@@ -65,13 +57,8 @@ def test_two_checkouts_on_one_project_the_second_exits_4_naming_the_holder(tmp_p
     first_dir, second_dir = tmp_path / "checkout-a", tmp_path / "checkout-b"
     first_dir.mkdir()
     second_dir.mkdir()
-    env = {**os.environ, **served.env, "NO_COLOR": "1"}
-    first = subprocess.Popen([sys.executable, "-m", "reversal", "run", "--route", "response-timing",
-                              "--yes", "--json"], cwd=first_dir, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not iteration_dirs(first_dir) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    first = start(["run", "--route", "response-timing", "--yes", "--json"], first_dir, served)
+    wait_for(lambda: iteration_dirs(first_dir))
     second = cli(["run", "--route", "response-timing", "--yes"], second_dir, served.env)
     assert second.returncode == 4, second.stderr
     assert "leased by another iteration" in second.stderr
@@ -85,3 +72,43 @@ def test_two_checkouts_on_one_project_the_second_exits_4_naming_the_holder(tmp_p
     assert leases[0] == "env.write" and leases[-1] == "env.delete"  # taken, renewed, released
     unlock = cli(["unlock", "--force", "--yes"], second_dir, served.env)
     assert unlock.returncode == 0 and "no lease on the project" in unlock.stdout
+
+
+def _flag_writes(served, key: str = "CRON_RESPONSE_TIMING_USE_INNGEST") -> int:
+    return len([e for e in served.audit() if e["action"] == "env.write" and e["key"] == key])
+
+
+def test_abandon_rolls_the_flag_back_first_and_sigterm_exits_143_with_state_saved(tmp_path, serve):
+    served = serve(factor=300)
+    proc = start(["run", "--route", "response-timing", "--yes"], tmp_path, served)
+    wait_for(lambda: any(e["step"] == "soak" for d in iteration_dirs(tmp_path)
+                         for e in state_of(d)["events"]) if iteration_dirs(tmp_path) else False)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and "reversal resume" in err and "Traceback" not in err
+    [folder] = iteration_dirs(tmp_path)
+    state = state_of(folder)
+    assert state["status"] == "running" and state["step"] in ("soak", "post")
+    abandoned = cli(["abandon", "--reason", "wrong window\n## injected", "--yes", "--json"], tmp_path,
+                    served.env)
+    assert abandoned.returncode == 0, abandoned.stderr
+    summary = json.loads(abandoned.stdout)
+    assert summary["status"] == "abandoned" and summary["verdict"] is None
+    assert "rollback-deploy" in summary["completed"] and _flag_writes(served) == 2
+    assert len(deployments(served)) == 2  # the flip's and the rollback's
+
+
+def test_rollback_by_route_works_when_the_iteration_state_is_unreadable(tmp_path, serve):
+    served = serve(factor=300)
+    first = cli(["run", "--route", "response-timing", "--yes", "--no-wait"], tmp_path, served.env)
+    assert first.returncode == 3, first.stderr
+    [folder] = iteration_dirs(tmp_path)
+    (folder / "state.json").write_text('{"version": 1, "iteration": ')  # truncated
+    status = cli(["status"], tmp_path, served.env)
+    assert status.returncode == 0 and str(folder / "state.json") in status.stderr
+    rolled = cli(["rollback", "--route", "response-timing", "--yes", "--reason", "state lost"],
+                 tmp_path, served.env)
+    assert rolled.returncode == 0, rolled.stderr
+    assert "rolled-back" in rolled.stdout and "rollback requested: state lost" in rolled.stdout
+    assert _flag_writes(served) == 2 and len(deployments(served)) == 2
+    assert len(iteration_dirs(tmp_path)) == 2  # the unreadable one is kept as it was

@@ -69,6 +69,8 @@ def test_offload_that_does_not_help_fails_and_rolls_back(tmp_path):
     assert inline["status"] == 200 and inline["unauthorizedStatus"] == 401
     assert any(n.name.startswith("rollback-response-timing-logs-") for n in folder.iterdir())
     assert "Rolling back" in (folder / "timeline.md").read_text()
+    assert not list(folder.glob("verdict-response-timing-response-timing-*"))  # no stutter
+    assert all("FAIL: FAIL:" not in r for r in summary["reasons"])
     assert verify_manifest(folder) == []
 
 
