@@ -39,6 +39,7 @@ def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
 def run(config_path: Path | None, slice_name: str, *, window: str | None, source: str, yes: bool,
         dry_run: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...], as_json: bool) -> int:
     from reversal.errors import InputError, StepFailed
+    from reversal.iteration.checks import missing_after
     from reversal.iteration.machine import drive
     from reversal.iteration.session import (
         EXIT_BY_STATUS,
@@ -71,7 +72,7 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
                            f"('reversal rollback --route {slice_name}' first to run it again).", err=True)
                 state = latest
             elif state is None:
-                missing = [a for a in book.after if a not in passed_slices(store, platform)]
+                missing = missing_after(book, passed_slices(store, platform))
                 if missing:
                     raise StepFailed(
                         f"refused: slice {slice_name} ({book.priority}) runs only after "

@@ -25,7 +25,7 @@ def preflight(book: Playbook, values: Mapping[str, str | None], unreadable: set[
     from reversal.platform.envaudit import audit
 
     problems = []
-    missing = [a for a in book.after if a not in passed]
+    missing = missing_after(book, passed)
     if missing:
         problems.append(
             f"slice {book.slice} runs only after {', '.join(missing)} PASSed "
@@ -40,6 +40,11 @@ def preflight(book: Playbook, values: Mapping[str, str | None], unreadable: set[
     return {"ok": not problems, "problems": problems, "checks": [c.as_json() for c in checks],
             "crons": vercel_json, "production": dict(production), "slice": book.slice,
             "route": book.route}
+
+
+def missing_after(book: Playbook, passed: set[str]) -> list[str]:
+    """The slices of ``after:`` that have not PASSed on this platform (the one ordering rule)."""
+    return [a for a in book.after if a not in passed]
 
 
 def read_vercel_crons(root: Path | None) -> dict[str, Any]:

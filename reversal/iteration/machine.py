@@ -178,25 +178,19 @@ def _deploy(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
         ctx.ui.step(step, f"deployment {deploy_state} after {elapsed:.0f}s")
 
     entry = journal_entry(state, effect)
-    if entry is not None and entry["phase"] == "done":
-        record = ctx.platform.wait_deployment(entry["deployment_id"], on_state)
-    else:
-        existing = ctx.platform.find_deployment(entry["intent_id"]) \
-            if entry is not None and entry["phase"] == "intent" else None
-        if existing is not None:
-            record = ctx.platform.wait_deployment(existing, on_state)
-        else:
-            attempt = 1 + sum(1 for e in state.journal if e["effect"] == effect and e["phase"] == "failed")
-            intent_id = f"{state.iteration}:{effect}" + (f"#{attempt}" if attempt > 1 else "")
-            if entry is None or entry["phase"] == "failed":
-                source = state.facts["preflight"]["production"]["id"] if on else \
-                    ctx.platform.production().id
-                state = journaled(state, effect, "intent", ctx.clock.now_ms(), intent_id=intent_id,
-                                  source_id=source)
-                ctx.store.save(state)
-            else:
-                intent_id, source = entry["intent_id"], entry["source_id"]
-            record = ctx.platform.redeploy(source, intent_id, on_state)
+    phase = entry["phase"] if entry else None
+    found = entry.get("deployment_id") if phase == "done" else \
+        ctx.platform.find_deployment(entry["intent_id"]) if phase == "intent" else None
+    if found is not None:
+        return _deployed(ctx, state, step, effect, ctx.platform.wait_deployment(found, on_state), on=on)
+    if phase != "intent":  # a first attempt, or a new one after a deployment ended ERROR
+        attempt = 1 + sum(1 for e in state.journal if e["effect"] == effect and e["phase"] == "failed")
+        source = state.facts["preflight"]["production"]["id"] if on else ctx.platform.production().id
+        state = journaled(state, effect, "intent", ctx.clock.now_ms(), source_id=source,
+                          intent_id=f"{state.iteration}:{effect}" + (f"#{attempt}" if attempt > 1 else ""))
+        ctx.store.save(state)
+        entry = journal_entry(state, effect)
+    record = ctx.platform.redeploy(entry["source_id"], entry["intent_id"], on_state)
     return _deployed(ctx, state, step, effect, record, on=on)
 
 
