@@ -226,7 +226,8 @@ class LivePlatform:
             snapshot["inngest"] = self._inngest(signing_key)
         verdict = durable.assess(outcome=outcome, health=health, queue=queue, growth=growth,
                                  function=spec.function, queue_name=spec.queue,
-                                 inngest=snapshot.get("inngest"))
+                                 inngest=snapshot.get("inngest"),
+                                 failed_due_before=growth["failedDueBefore"] if growth else None)
         snapshot["assessment"] = verdict.to_json()
         summary = ("Durable run SUCCEEDED in the ledger" if outcome is not None
                    else f"{spec.queue or 'ledger'} healthy") + "; no Invalid signature failures."

@@ -508,8 +508,12 @@ class Assessment:
 
 def assess(*, outcome: RunOutcome | None, health: dict[str, Any] | None, queue: dict[str, Any] | None,
            growth: dict[str, Any] | None, function: str | None, queue_name: str | None,
-           inngest: dict[str, Any] | None = None) -> Assessment:
-    """Pure: the findings that fail a slice's durable gate, from what was read."""
+           inngest: dict[str, Any] | None = None, failed_due_before: int | None = None) -> Assessment:
+    """Pure: the findings that fail a slice's durable gate, from what was read.
+
+    ``failed_due_before``: the FAILED-due count when the change started to be judged; given, only
+    rows added since count (the loop judges the change, not the backlog it came to fix); absent,
+    any FAILED-due row counts (``durable check`` judges the queue as it is)."""
     problems = []
     if outcome is not None and not outcome.ok:
         waited = f"after {outcome.waited_s:g}s"
@@ -530,8 +534,10 @@ def assess(*, outcome: RunOutcome | None, health: dict[str, Any] | None, queue: 
             f"{growth['pendingDueAfter']} in {growth['intervalSeconds']:g}s"  # type: ignore[index]
         )
     failed_due = int((queue or {}).get("failedDue") or 0) if queue_name else 0
-    if failed_due:
+    if failed_due_before is None and failed_due:
         problems.append(f"{queue_name} has {failed_due} FAILED rows due")
+    elif failed_due_before is not None and failed_due > failed_due_before:
+        problems.append(f"{queue_name} FAILED rows due rose from {failed_due_before} to {failed_due}")
     ledger_invalid = int(bfr.get("invalidSignatureFailuresLast24h") or 0)
     inngest_invalid = int((inngest or {}).get("invalidSignatureFailures") or 0)
     if ledger_invalid:

@@ -42,3 +42,13 @@ def test_queue_findings_apply_only_to_slices_with_a_queue():
     result = assess(outcome=None, health=None, queue={"failedDue": 7}, growth={"growing": True},
                     function=None, queue_name=None)
     assert result.ok and result.failed_due == 0 and not result.queue_growing
+
+
+def test_the_loop_counts_only_failed_rows_added_while_it_judged_the_change():
+    backlog = {"failedDue": 7}
+    kept = assess(outcome=None, health=None, queue=backlog, growth=None, function=None,
+                  queue_name="WebhookEvent", failed_due_before=7)
+    assert kept.ok and kept.failed_due == 7
+    rose = assess(outcome=None, health=None, queue={"failedDue": 9}, growth=None, function=None,
+                  queue_name="WebhookEvent", failed_due_before=7)
+    assert rose.problems == ("WebhookEvent FAILED rows due rose from 7 to 9",)
