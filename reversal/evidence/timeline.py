@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
+from typing import TYPE_CHECKING
 
-from reversal.iteration.state import IterationState
 from reversal.playbooks import Flag
+
+if TYPE_CHECKING:  # evidence renders what the iteration layer hands it; it never imports it
+    from reversal.iteration.state import IterationState
 
 
 def inline_md(text: object) -> str:

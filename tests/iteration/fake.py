@@ -221,6 +221,7 @@ class Harness:
         self.store.save(IterationState(iteration=folder.name, slice=SLICE, route=self.book.route,
                                        created_ms=self.clock.now_ms(), window_s=1800, yes=True))
         self.processes = 0
+        self.answers: list[bool] = []  # the operator's answers to confirmations (True when none left)
 
     def state(self) -> IterationState:
         return self.store.load(self.iteration)
@@ -232,7 +233,8 @@ class Harness:
             playbook=self.book, books=self.books,
             platform=FakePlatform(self.world, self.faults, self.clock), store=self.store,
             clock=self.clock, catalogue=CATALOGUE, ui=FakeUI(self.faults, PASSIVE),
-            secrets=("CRON_SECRET", "INNGEST_SIGNING_KEY"), confirm=lambda q: True,
+            secrets=("CRON_SECRET", "INNGEST_SIGNING_KEY"),
+            confirm=lambda q: self.answers.pop(0) if self.answers else True,
             analysis=FakeAnalysis(self.faults),
         )
         try:

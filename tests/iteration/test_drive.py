@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reversal.iteration.state import FORWARD_STEPS, ROLLBACK_STEPS
+from reversal.iteration.state import FORWARD_STEPS, ROLLBACK_STEPS, IterationState
 from tests.iteration.fake import KINDS, Harness
 
 FORWARD_GATES = {"preflight": "stopped", "attribute": "stopped", "deploy": "rolled-back",
@@ -88,3 +88,15 @@ def test_a_platform_error_never_rolls_back_and_resume_reaches_pass(fast_tmp):
     timeline = (fast_tmp / h.iteration / "timeline.md").read_text()
     assert "Resume with: `reversal resume " in timeline and "Rolling back" not in timeline
     assert h.drive().status == "passed" and len(h.world.deployments) == 1
+
+
+def test_an_unconfirmed_flip_waits_and_a_stored_yes_is_not_asked_again(fast_tmp):
+    h = Harness(fast_tmp)
+    h.store.save(IterationState(**{**h.state().__dict__, "yes": False}))
+    h.answers = [False]
+    waiting = h.drive()
+    assert waiting.status == "waiting" and waiting.step == "flip" and h.world.flag_writes == []
+    assert f"reversal resume {h.iteration} --yes" in waiting.waiting["reason"]
+    h.store.save(IterationState(**{**waiting.__dict__, "yes": True}))  # what 'resume --yes' stores
+    h.answers = [False]  # would refuse again if it were asked
+    assert h.drive().status == "passed" and h.answers == [False]
