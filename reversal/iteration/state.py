@@ -79,6 +79,7 @@ class IterationState:
                 f"{origin}: not a reversal state file of version {STATE_VERSION}; expected the "
                 "state.json that 'reversal run' writes in an iteration folder."
             )
+        data = {k: v for k, v in data.items() if k != "sandbox"}  # files written before identity scoping
         try:
             events = [Event(**e) for e in data.get("events", [])]
             state = cls(**{**data, "events": events})

@@ -112,3 +112,23 @@ def test_rollback_by_route_works_when_the_iteration_state_is_unreadable(tmp_path
     assert "rolled-back" in rolled.stdout and "rollback requested: state lost" in rolled.stdout
     assert _flag_writes(served) == 2 and len(deployments(served)) == 2
     assert len(iteration_dirs(tmp_path)) == 2  # the unreadable one is kept as it was
+
+
+def test_a_dead_holders_lease_on_another_host_needs_unlock_force(tmp_path, serve):
+    from reversal.iteration.lease import LEASE_KEY, LEASE_TARGET, LeaseRecord
+    from reversal.platform.vercel import VercelClient
+
+    served = serve()
+    record = LeaseRecord("reversal run --route response-timing (pid 4242)", "laptop-of-alice", 4242,
+                         "response-timing-2026-11-28T10-00-00Z", 2**42, "0123abcd")
+    with VercelClient(served.info["token"], served.info["project_id"], team_id=served.info["team_id"],
+                      api_base=served.info["api"]) as client:
+        client.create_env(LEASE_KEY, record.value(), target=(LEASE_TARGET,), upsert=False)
+    refused = cli(["run", "--route", "response-timing", "--yes"], tmp_path, served.env)
+    assert refused.returncode == 4 and "laptop-of-alice" in refused.stderr and "pid 4242" in refused.stderr
+    assert iteration_dirs(tmp_path) == [] and deployments(served) == []
+    unconfirmed = cli(["unlock", "--force"], tmp_path, served.env)
+    assert unconfirmed.returncode == 2 and "the lease stands" in unconfirmed.stderr
+    broken = cli(["unlock", "--force", "--yes"], tmp_path, served.env)
+    assert broken.returncode == 0 and "lease broken (was: reversal run --route" in broken.stdout
+    assert "no lease on the project" in cli(["unlock", "--force", "--yes"], tmp_path, served.env).stdout
