@@ -25,7 +25,7 @@ def status(config_path: Path | None, iteration: str | None, *, as_json: bool) ->
     if as_json:
         docs = [{**summary(s, store.folder(s.iteration)), "slice_status": SLICE_STATUS[s.status],
                  "this_project": s.platform == here} for s in states]
-        click.echo(dumps(docs[0] if iteration else {"iterations": docs, "unreadable": broken}))
+        click.echo(dumps(docs[0] if iteration else docs))  # unreadable ones: named on stderr
         return 0
     if not states:
         click.echo(f"no iterations under {store.root}")
