@@ -10,7 +10,14 @@ import click
 def status(config_path: Path | None, iteration: str | None, *, as_json: bool) -> int:
     from reversal.config import load_config
     from reversal.iteration.machine import dumps
-    from reversal.iteration.session import SLICE_STATUS, identity, next_action, status_line, summary
+    from reversal.iteration.session import (
+        SLICE_STATUS,
+        identity,
+        name_unreadable,
+        next_action,
+        status_line,
+        summary,
+    )
     from reversal.iteration.store import IterationStore
 
     config = load_config(config_path)
@@ -20,8 +27,7 @@ def status(config_path: Path | None, iteration: str | None, *, as_json: bool) ->
     else:
         states, broken = store.scan()
     here = identity(config)
-    for problem in broken:  # one bad folder is named, never allowed to hide the others
-        click.echo(f"reversal: skipped an unreadable iteration: {problem}", err=True)
+    name_unreadable(broken)
     if as_json:
         docs = [{**summary(s, store.folder(s.iteration)), "slice_status": SLICE_STATUS[s.status],
                  "this_project": s.platform == here} for s in states]

@@ -62,7 +62,14 @@ class Session:
         from reversal.iteration.lease import ProjectLease, held
 
         with self.store.exclusive_lock(holder), held(ProjectLease(self.client, holder, iteration=iteration)):
+            name_unreadable(self.store.scan()[1])
             yield
+
+
+def name_unreadable(broken: list[str]) -> None:
+    """One bad iteration folder is named on stderr, never allowed to block the others."""
+    for problem in broken:
+        click.echo(f"reversal: skipped an unreadable iteration: {problem}", err=True)
 
 
 @contextmanager

@@ -109,6 +109,7 @@ def test_rollback_by_route_works_when_the_iteration_state_is_unreadable(tmp_path
     rolled = cli(["rollback", "--route", "response-timing", "--yes", "--reason", "state lost"],
                  tmp_path, served.env)
     assert rolled.returncode == 0, rolled.stderr
+    assert str(folder / "state.json") in rolled.stderr  # named, not in the way
     assert "rolled-back" in rolled.stdout and "rollback requested: state lost" in rolled.stdout
     assert _flag_writes(served) == 2 and len(deployments(served)) == 2
     assert len(iteration_dirs(tmp_path)) == 2  # the unreadable one is kept as it was
