@@ -166,3 +166,33 @@ def test_init_scaffolds_commented_gate_examples_that_parse_once_uncommented(tmp_
     gates = load_config(environ={}, cwd=tmp_path).gates
     assert [g.name for g in gates] == ["lint", "build", "test", "replay"]
     assert gates[3].env == {"JUDGE_PROMPT_KEY": "replay-v3"}
+
+
+def test_next_eligible_follows_playbook_order_and_after():
+    from reversal.commands.run import next_eligible
+    from reversal.playbooks import load_playbooks, order
+
+    books = load_playbooks(None)
+    p0 = [s for s in order(books) if books[s].priority == "P0"]
+    assert next_eligible(books, set()) == p0[0]
+    assert next_eligible(books, set(p0[:2])) == p0[2]
+    after_p0 = next_eligible(books, set(p0))
+    assert books[after_p0].priority == "P1" and set(books[after_p0].after) <= set(p0)
+    assert next_eligible(books, set(books)) is None
+
+
+def test_skip_gate_needs_a_reason_and_a_known_gate(tmp_path):
+    from reversal.commands.run import _skips
+    from reversal.config import load_config
+    from reversal.playbooks import load_playbooks
+
+    (tmp_path / "reversal.yaml").write_text("gates:\n  - {name: lint, run: npm run lint}\n")
+    config, books = load_config(environ={}, cwd=tmp_path), load_playbooks(None)
+    assert _skips(("lint",), " incident 42 ", books, config) == {"lint": "incident 42"}
+    assert _skips((), None, books, config) == {}
+    with pytest.raises(InputError, match="needs --reason"):
+        _skips(("lint",), None, books, config)
+    with pytest.raises(InputError, match=r"--skip-gate replay: no such gate; the gates are lint"):
+        _skips(("replay",), "x", books, config)
+    with pytest.raises(InputError, match="give the gate to skip"):
+        _skips((), "why", books, config)

@@ -145,11 +145,13 @@ def confirm_prompt(yes: bool):
 
 def build_context(session: Session, book, books, *, ui, yes: bool, no_wait: bool,
                   export: Path | None = None):
+    from reversal.gates import merge_gates
     from reversal.iteration.live import LivePlatform
     from reversal.iteration.machine import Context
 
     config = session.config
     return Context(
+        gates=merge_gates(config.gates, book.gates),
         playbook=book, books=books,
         platform=LivePlatform(config, session.clock, ui, session.client),
         store=session.store, clock=session.clock, catalogue=config.catalogue(), ui=ui,
