@@ -21,7 +21,7 @@ import click
 
 from reversal.errors import EXIT_FAIL, EXIT_OK
 
-STATE = "state.json"
+STATE = "fix-state.json"  # not state.json: iteration scans must not take it for one
 PREFIX = "env-fix-"
 
 

@@ -11,6 +11,7 @@ import click
 def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
     """What a run would do, with exact windows, flags and requests; changes nothing."""
     from reversal.evidence.files import utc_iso
+    from reversal.gates import merge_gates
     from reversal.platform.probe import join_url
 
     since = now_ms - int(window_s * 1000)
@@ -33,6 +34,9 @@ def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
                  "burst": f"{book.gate.burst.per_minute}/min for {book.gate.burst.minutes} min",
                  "barometers": list(book.gate.barometers)},
         "on_fail": book.on_fail,
+        "gates": [g.as_json() for g in merge_gates(config.gates, book.gates)],
+        "cron_guard": ("production's crons must not change" if not book.break_glass_cron_change
+                       else f"cron change allowed (break-glass: {book.break_glass_cron_change})"),
     }
 
 

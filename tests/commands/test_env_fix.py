@@ -49,7 +49,7 @@ def test_fix_trims_the_secret_redeploys_once_and_the_re_audit_is_clean(sandbox_e
     assert doc["redeploy"]["finalState"] == "READY" and doc["redeploy"]["servingProduction"]
     assert [f["action"] for f in doc["fixes"]] == ["trim"]
     folder = tmp_path / "artifacts" / doc["folder"].rsplit("/", 1)[1]
-    state = json.loads((folder / "state.json").read_text())
+    state = json.loads((folder / "fix-state.json").read_text())
     assert state["status"] == "done"
     # the sandbox's secret is one record for every environment: production is split off first
     journal = state["journal"]
@@ -106,7 +106,7 @@ def test_a_write_that_does_not_read_back_trimmed_stops_and_resumes(sandbox_env, 
     code, out, err = run(capsys, "env", "fix", "CRON_FOLLOWUPS_USE_INNGEST", "--yes")
     assert code == 1 and "does not equal the value written" in err
     [folder] = (tmp_path / "artifacts").glob("env-fix-*")
-    state = json.loads((folder / "state.json").read_text())
+    state = json.loads((folder / "fix-state.json").read_text())
     assert state["status"] == "running"  # resumable
     assert not [e for e in _audit_log(info) if e["action"] == "deployment.create"]
     code, out, err = run(capsys, "env", "fix", "CRON_FOLLOWUPS_USE_INNGEST", "--yes")
