@@ -160,13 +160,14 @@ def _flip(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
                          f"run 'reversal resume {state.iteration} --yes' to continue."})
         state = journaled(state, effect, "intent", ctx.clock.now_ms(), key=flag.name, value=value)
         ctx.store.save(state)
-    split_steps: list[tuple[str, dict[str, Any]]] = []
+    steps: list[str] = []
 
     def on_step(phase: str, detail: Any) -> None:
-        """A shared record split into a production-only one: each step journaled as it happens."""
+        """Each write of the flip (detaching production from a shared record, then the edit or
+        create) journaled as it happens, so a resume can tell what reached Vercel."""
         nonlocal state
-        split_steps.append((phase, dict(detail)))
-        state = journaled(state, f"{effect}:split", phase, ctx.clock.now_ms(), **dict(detail))
+        steps.append(str(detail.get("step")))
+        state = journaled(state, f"{effect}:write", phase, ctx.clock.now_ms(), **dict(detail))
         ctx.store.save(state)
 
     written = ctx.platform.write_flag(flag.name, value, flag.allowed, on_step=on_step)
@@ -180,7 +181,7 @@ def _flip(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
            if written.verification == "read-back" else
            f"sensitive: written {written.length} chars with no surrounding whitespace; the probe's "
            "answer proves it took effect")
-    split = " after splitting production off a shared record" if split_steps else ""
+    split = " after splitting production off a shared record" if "detach-production" in steps else ""
     return advance(state, step, ctx.clock.now_ms(), f"{verb} {flag.name}={value}{split} ({how}).",
                    [path.name], key=flag.name, value=value)
 
