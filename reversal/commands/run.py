@@ -11,7 +11,6 @@ import click
 def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
     """What a run would do, with exact windows, flags and requests; changes nothing."""
     from reversal.evidence.files import utc_iso
-    from reversal.gates import merge_gates
     from reversal.platform.probe import join_url
 
     since = now_ms - int(window_s * 1000)
@@ -34,9 +33,6 @@ def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
                  "burst": f"{book.gate.burst.per_minute}/min for {book.gate.burst.minutes} min",
                  "barometers": list(book.gate.barometers)},
         "on_fail": book.on_fail,
-        "gates": [g.as_json() for g in merge_gates(config.gates, book.gates)],
-        "cron_guard": ("production's crons must not change" if not book.break_glass_cron_change
-                       else f"cron change allowed (break-glass: {book.break_glass_cron_change})"),
     }
 
 
@@ -71,7 +67,8 @@ def _skips(skip_gates: tuple[str, ...], reason: str | None, books, config) -> di
 
 def run(config_path: Path | None, slice_name: str | None, *, window: str | None, source: str, yes: bool,
         dry_run: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...], as_json: bool,
-        pick: str | None = None, skip_gates: tuple[str, ...] = (), reason: str | None = None) -> int:
+        pick: str | None = None, skip_gates: tuple[str, ...] = (), reason: str | None = None,
+        early_stop: bool = True) -> int:
     """One slice (``--route``, or ``pick="next"``), or ``pick="all"``: the next eligible slice,
     then the next, until one does not PASS or none is eligible."""
     from reversal.errors import InputError
@@ -106,7 +103,7 @@ def run(config_path: Path | None, slice_name: str | None, *, window: str | None,
                 break
             state = _run_one(session, books[name] if pick else book, books, window=window,
                              window_s=window_s, source=source, yes=yes, no_wait=no_wait,
-                             as_json=as_json, skips=skips)
+                             as_json=as_json, skips=skips, early_stop=early_stop)
             done.append(state)
             if pick != "all" or state.status != "passed":
                 break
@@ -129,7 +126,8 @@ def run(config_path: Path | None, slice_name: str | None, *, window: str | None,
         return EXIT_BY_STATUS[done[-1].status]
 
 
-def _run_one(session, book, books, *, window, window_s, source, yes, no_wait, as_json, skips):
+def _run_one(session, book, books, *, window, window_s, source, yes, no_wait, as_json, skips,
+             early_stop):
     """Start (or resume) one slice's iteration and drive it until it ends, waits or stops."""
     from reversal.errors import InputError, StepFailed
     from reversal.evidence.provenance import gather as gather_provenance
@@ -161,7 +159,7 @@ def _run_one(session, book, books, *, window, window_s, source, yes, no_wait, as
             folder = store.new_folder(slice_name, now)
             state = IterationState(
                 iteration=folder.name, slice=slice_name, route=book.route, created_ms=now,
-                window_s=window_s, source=source, platform=platform, yes=yes,
+                window_s=window_s, source=source, platform=platform, yes=yes, early_stop=early_stop,
                 facts={"provenance": gather_provenance(session.config, session.clock)},
             )
             store.save(state)
@@ -177,6 +175,8 @@ def _run_one(session, book, books, *, window, window_s, source, yes, no_wait, as
         if not state.terminal:
             if yes and not state.yes:
                 state.yes = True  # the operator's --yes holds for the rest of the iteration
+            if not early_stop:
+                state.early_stop = False  # --no-early-stop holds for the rest of it too
             ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait)
             state = drive(ctx, state)
     return state
@@ -218,17 +218,19 @@ def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> i
 @click.option("--yes", is_flag=True, help="Do not ask before the first production change.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--no-wait", is_flag=True, help="Save state and exit 3 instead of waiting.")
+@click.option("--no-early-stop", "early_stop", flag_value=False, default=True,
+              help="Keep the full post window (no looks during the soak).")
 @click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox platform.")
 @click.option("--sandbox-knob", "knobs", multiple=True, metavar="KEY=VALUE",
               help="Sandbox fault knob (with --sandbox).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="reversal.yaml")
-def command(slice_name, pick, skip_gates, reason, window, source, yes, dry_run, no_wait, sandbox, knobs,
-            as_json, config_path) -> int:
+def command(slice_name, pick, skip_gates, reason, window, source, yes, dry_run, no_wait, early_stop,
+            sandbox, knobs, as_json, config_path) -> int:
     """Run (or resume) the strict reversal loop for one slice, the next one, or all in order.
 
     Safety gates ('gates:' in reversal.yaml and the playbook) run before the first production
     change; a failing gate stops the slice with nothing changed."""
     return run(config_path, slice_name, window=window, source=source, yes=yes, dry_run=dry_run,
                no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json, pick=pick,
-               skip_gates=skip_gates, reason=reason)
+               skip_gates=skip_gates, reason=reason, early_stop=early_stop)
