@@ -340,11 +340,10 @@ def project_view(platform: Platform, now_ms: int) -> dict[str, Any]:
         "deploymentExpiration": {"expirationDays": 90, "expirationDaysProduction": 365},
         "env": [], "targets": {"production": production} if production else {},
         # what Vercel runs: the serving deployment's definitions (SDK GetProjectCrons)
-        "crons": {"enabledAt": created, "disabledAt": None,
-                  "updatedAt": serving.ready_ms if serving else None,
-                  "deploymentId": serving.id if serving else None,
-                  "definitions": [{"host": platform.domain, "path": c["path"], "schedule": c["schedule"]}
-                                  for c in (serving.crons if serving else [])]},
+        **({"crons": {"enabledAt": created, "disabledAt": None, "updatedAt": serving.ready_ms,
+                      "deploymentId": serving.id,
+                      "definitions": [{"host": platform.domain, "path": c["path"], "schedule": c["schedule"]}
+                                      for c in serving.crons]}} if serving else {}),
         "latestDeployments": [project_deployment(platform, d, now_ms) for d in latest],
     }
 
