@@ -313,7 +313,7 @@ def _cron_guard(ctx: Context, state: IterationState, step: str) -> tuple[dict[st
     changed without the playbook's ``break_glass_cron_change``."""
     from reversal.crons import guard
 
-    before = state.facts["preflight"].get("cron_sources") or {}
+    before = state.facts.get("preflight", {}).get("cron_sources") or {}  # none: a rollback by route
     after = _cron_sources(asdict(ctx.platform.production()), checks.read_vercel_crons(ctx.project_root))
     result = guard(before, after, ctx.playbook.break_glass_cron_change)
     return result, write_json(ctx.artifact(state, step, "crons", "json"), result)
