@@ -1,0 +1,298 @@
+"""The fast path of every log format: batches of rows decoded in one call into small typed
+structs, then turned into columns (one list per field) that the tallies count with C-level
+builtins (``Counter``, ``map``, ``zip``) instead of a Python loop over ``LogRecord`` objects.
+
+A batch is an export chunk (``readers.export_batches``) or a block of whole NDJSON lines
+joined into one JSON array, so each batch costs one ``msgspec`` decode. Line-oriented files
+and exports are read in byte ranges (``ranges``) so forked workers can share a large file.
+
+Bad input is never reported from here: any decode problem raises ``Fallback`` and the caller
+re-reads the file with ``readers.read_records``, whose errors name the exact line or row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice, repeat
+from operator import attrgetter
+from pathlib import Path
+from typing import NamedTuple
+
+import msgspec
+
+from reversal.errors import InputError
+from reversal.logs.model import LogRecord
+from reversal.logs.readers import CHUNK_BYTES, MAX_LINE_BYTES, TallyRow, export_batches, split_point
+
+SPLITTABLE = ("export", "drain-json", "cli-requests", "runtime-logs", "drain-ndjson", "request-logs")
+"""Formats whose files can be cut into byte ranges (request-logs: one page per line only)."""
+
+
+class Fallback(Exception):
+    """The fast decode failed: re-read the file with the record readers (exact errors)."""
+
+
+class Columns(NamedTuple):
+    """One batch, column-wise. ``path`` is the raw request path (the tally normalizes it, cached);
+    ``status`` is normalized (int, ``None`` blank, -1 no response); ``duration`` is raw."""
+
+    path: list
+    status: list
+    request_id: list
+    ts: list
+    duration: list
+    message: list
+    level: list
+
+
+class AttributionRow(TallyRow):
+    """An export row or a runtime-log line as the tallies read it (every other field skipped)."""
+
+    level: str | None = ""
+
+
+class _Line(msgspec.Struct, gc=False):
+    level: str | None = ""
+    message: str | None = ""
+
+
+class _CliRow(msgspec.Struct, rename="camel", gc=False):
+    timestamp: int
+    request_path: str
+    id: str | None = ""
+    response_status_code: int | None = 0
+    logs: list[_Line] | None = None
+    message: str | None = ""
+    level: str | None = ""
+    duration_ms: int | float | None = None
+
+
+class _Proxy(msgspec.Struct, rename="camel", gc=False):
+    path: str | None = ""
+    status_code: int | None = None
+
+
+class _DrainRow(msgspec.Struct, rename="camel", gc=False):
+    timestamp: int | float
+    path: str | None = ""
+    status_code: int | None = None
+    request_id: str | None = ""
+    message: str | None = ""
+    level: str | None = ""
+    proxy: _Proxy | None = None
+
+
+class _PageRow(msgspec.Struct, rename="camel", gc=False):
+    timestamp: dt.datetime | int | float
+    request_path: str | None = "/"
+    request_id: str | None = ""
+    status_code: int | None = None
+    logs: list[_Line] | None = None
+    duration_ms: int | float | None = None
+
+
+class _Page(msgspec.Struct, rename="camel", gc=False):
+    rows: list[_PageRow]
+
+
+_NO_LINE = (_Line(),)
+_FIELDS = attrgetter("request_path", "response_status_code", "request_id", "timestamp_in_ms",
+                     "duration_ms", "message", "level")
+_RECORD = attrgetter("route", "status", "request_id", "ts_ms", "duration_ms", "message", "level")
+
+
+def _as_is(value: object) -> int | None:
+    return value if value.__class__ is int else None
+
+
+def _positive(value: object) -> int | None:
+    return value if value.__class__ is int and value > 0 else None  # type: ignore[operator]
+
+
+def _normalize(raw: list, rule: dict) -> list:
+    """Statuses through a per-rule cache: one Python call per distinct value, not per row."""
+    fill = rule.pop("rule")
+    try:
+        for value in set(raw).difference(rule):
+            rule[value] = fill(value)
+        return list(map(rule.__getitem__, raw))
+    finally:
+        rule["rule"] = fill
+
+
+_EXPORT_STATUS: dict = {"rule": _as_is}
+_POSITIVE_STATUS: dict = {"rule": _positive}
+
+
+def _transpose(rows: list[tuple]) -> Columns:
+    return Columns(*map(list, zip(*rows, strict=True))) if rows else Columns([], [], [], [], [], [], [])
+
+
+def row_columns(rows: list) -> Columns:
+    """Columns of export rows / runtime-log lines (``AttributionRow``)."""
+    path, status, ids, ts, duration, message, level = map(list, zip(*map(_FIELDS, rows), strict=True))
+    return Columns(path, _normalize(status, _EXPORT_STATUS), ids, ts, duration, message, level)
+
+
+def record_columns(records: Iterable[LogRecord], size: int = 20_000) -> Iterator[Columns]:
+    """Columns of any stream of records (already normalized), ``size`` records at a time."""
+    it = iter(records)
+    while batch := list(islice(it, size)):
+        yield Columns(*map(list, zip(*map(_RECORD, batch), strict=True)))
+
+
+def _expanded(rows: list, paths: list, statuses: list, ids: list, ts: list, alone: list) -> Columns:
+    """One row per log line of each request (``alone``: its line when it logged nothing), like
+    the readers."""
+    lines = [r.logs or solo for r, solo in zip(rows, alone, strict=True)]
+    counts = list(map(len, lines))
+    flat = list(chain.from_iterable(lines))
+    duration = [r.duration_ms for r in rows]
+    if len(flat) != len(rows):  # some request logged several lines: repeat its fields per line
+        def spread(column: list) -> list:
+            return list(chain.from_iterable(map(repeat, column, counts)))
+        paths, statuses, ids, ts, duration = map(spread, (paths, statuses, ids, ts, duration))
+    return Columns(paths, statuses, ids, ts, duration, [x.message for x in flat], [x.level for x in flat])
+
+
+def cli_columns(rows: list[_CliRow]) -> Columns:
+    statuses = _normalize([r.response_status_code for r in rows], _POSITIVE_STATUS)
+    alone = [(_Line(r.level, r.message),) for r in rows]
+    return _expanded(rows, [r.request_path for r in rows], statuses, [r.id for r in rows],
+                     [r.timestamp for r in rows], alone)
+
+
+def _ms(value: dt.datetime | int | float) -> int:
+    if value.__class__ is dt.datetime:
+        if value.tzinfo is None:  # type: ignore[union-attr]
+            value = value.replace(tzinfo=dt.UTC)  # type: ignore[union-attr]
+        return int(value.timestamp() * 1000)  # type: ignore[union-attr]
+    return int(value)
+
+
+def page_columns(pages: list[_Page]) -> Columns:
+    rows = list(chain.from_iterable(p.rows for p in pages))
+    statuses = _normalize([r.status_code for r in rows], _POSITIVE_STATUS)
+    return _expanded(rows, [r.request_path or "/" for r in rows], statuses, [r.request_id for r in rows],
+                     [_ms(r.timestamp) for r in rows], list(repeat(_NO_LINE, len(rows))))
+
+
+def drain_columns(rows: list[_DrainRow]) -> Columns:
+    """``proxy.path`` is the requested path; entries without a path (build logs) are skipped;
+    status -1 or missing = blank (``readers._drain_record``)."""
+    out = []
+    for r in rows:
+        proxy = r.proxy
+        path = (proxy.path if proxy is not None and proxy.path else None) or r.path
+        if not path:
+            continue
+        status = r.status_code
+        if status is None and proxy is not None:
+            status = proxy.status_code
+        out.append((path, status if status is not None and status > 0 else None, r.request_id,
+                    int(r.timestamp), None, r.message, r.level))
+    return _transpose(out)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _line_blocks(path: Path, start: int, stop: int | None, chunk_bytes: int) -> Iterator[bytes]:
+    """Blocks of whole lines from ``start`` to ``stop`` (both at line starts)."""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        pos, pending = start, b""
+        while True:
+            want = chunk_bytes if stop is None else min(chunk_bytes, stop - pos)
+            data = handle.read(want) if want > 0 else b""
+            if not data:
+                if pending:
+                    yield pending
+                return
+            pos += len(data)
+            block = pending + data if pending else data
+            cut = block.rfind(b"\n") + 1
+            if not cut:
+                if len(block) > MAX_LINE_BYTES:
+                    raise Fallback  # the record reader reports the over-long line
+                pending = block
+                continue
+            yield block[:cut]
+            pending = block[cut:]
+
+
+def _array_of_lines(block: bytes, opens: tuple[bytes, ...] | None) -> bytes:
+    """The JSON lines of a block as one array; other lines (CLI chatter) are skipped, except
+    where every non-blank line must be JSON (``opens`` None)."""
+    stripped = map(bytes.strip, block.split(b"\n"))
+    keep = list(filter(None, stripped)) if opens is None else [s for s in stripped if s[:1] in opens]
+    return b"[" + b",".join(keep) + b"]"
+
+
+_LINE_FORMATS = {
+    "cli-requests": (list[_CliRow], (b"{",), cli_columns),
+    "runtime-logs": (list[AttributionRow], (b"{",), row_columns),
+    "drain-ndjson": (list[_DrainRow | list[_DrainRow]], (b"{", b"["), None),
+    "request-logs": (list[_Page], None, page_columns),
+}
+
+
+def _drain_items(items: list) -> Columns:
+    if any(item.__class__ is list for item in items):
+        items = list(chain.from_iterable(i if i.__class__ is list else (i,) for i in items))
+    return drain_columns(items)
+
+
+def file_columns(path: Path, fmt: str, start: int = 0, stop: int | None = None,
+                 chunk_bytes: int = CHUNK_BYTES) -> Iterator[Columns]:
+    """Columns of ``path`` (format ``fmt``) from byte ``start`` to ``stop``; ``Fallback`` on any
+    decode problem."""
+    try:
+        if fmt in ("export", "drain-json"):
+            row_type, to_columns = ((AttributionRow, row_columns) if fmt == "export"
+                                    else (_DrainRow, drain_columns))
+            try:
+                for batch in export_batches(path, row_type, chunk_bytes=chunk_bytes, start=start, stop=stop):
+                    yield to_columns(batch)
+            except InputError:
+                raise Fallback from None
+            return
+        if fmt == "request-logs" and one_page(path):
+            yield page_columns([msgspec.json.decode(path.read_bytes(), type=_Page)])  # one pretty page
+            return
+        row_type, opens, to_columns = _LINE_FORMATS[fmt]
+        decoder = msgspec.json.Decoder(row_type)
+        for block in _line_blocks(path, start, stop, chunk_bytes):
+            items = decoder.decode(_array_of_lines(block, opens))
+            if items:
+                yield (to_columns or _drain_items)(items)
+    except (msgspec.DecodeError, msgspec.ValidationError, OverflowError, ValueError):
+        raise Fallback from None
+
+
+def one_page(path: Path) -> bool:
+    """A single pretty-printed request-logs page (read whole, as the reader does)."""
+    with path.open("rb") as handle:
+        return handle.read(4096).lstrip().split(b"\n", 1)[0].strip() == b"{"
+
+
+def ranges(path: Path, fmt: str, parts: int) -> list[tuple[int, int | None]]:
+    """Byte ranges of a file that start at (candidate) row starts: after a newline for line
+    formats, at a ``{`` after ``},`` for JSON arrays (verified by the reader before it)."""
+    size = path.stat().st_size
+    starts = [0]
+    for k in range(1, parts):
+        near = size * k // parts
+        if fmt in ("export", "drain-json"):
+            point = split_point(path, near)
+        else:
+            with path.open("rb") as handle:
+                handle.seek(near)
+                window = handle.read(MAX_LINE_BYTES)
+            cut = window.find(b"\n")
+            point = near + cut + 1 if cut >= 0 and near + cut + 1 < size else None
+        if point is not None and point > starts[-1]:
+            starts.append(point)
+    return list(zip(starts, [*starts[1:], None], strict=True))
+
