@@ -162,13 +162,13 @@ def _top_signature(stats: RouteStats) -> str | None:
 class Tally:
     """Accumulator behind ``attribute``, ``attribute_files`` and discovery: feed ``Columns``
     (``add_columns``) or records, merge the tallies of parallel ranges, then call ``matrix()``.
-    The counting itself is ``counts.Counts``, the same as ``compare``'s."""
+    The counting itself is ``counts.ColumnTally``, the same as ``compare``'s."""
 
     def __init__(self, catalogue: Catalogue) -> None:
-        from reversal.logs.counts import Counts
+        from reversal.logs.counts import ColumnTally
 
         self._catalogue = catalogue
-        self._engine = Counts(catalogue)
+        self._engine = ColumnTally(catalogue)
         self._route_of: dict[str, str] = {}  # raw requestPath -> route (discovery's cache)
         self._matches: dict[str, tuple[str, ...]] = {}
         self._inputs: list[str] = []
@@ -286,7 +286,7 @@ def _opt_number(value: float | None) -> int | float | None:
 
 class Adder(Protocol):
     """What the parallel file machinery drives: ``Tally`` (attribute, discover) and
-    ``counts.Counts`` (compare)."""
+    ``counts.ColumnTally`` (compare)."""
 
     def add_columns(self, columns: Columns) -> None: ...
     def add_records(self, records: Iterable[LogRecord]) -> None: ...

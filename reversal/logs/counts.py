@@ -35,7 +35,7 @@ Key = tuple[str, Any, Any, int]
 Select = Callable[[str, Any, Any], bool]
 
 
-class Counts:
+class ColumnTally:
     """Counts of one window or one set of files; feed ``Columns``, merge workers' counts.
 
     ``by_minute`` (compare): the last key field is the row's minute and each id keeps its
@@ -59,10 +59,11 @@ class Counts:
         self.stamps: dict[Key, array] = {}
         self._route_of: dict[Any, str] = {}
         self._names_of: dict[Any, tuple[str, ...] | None] = {}
+        self._index: tuple[dict[tuple, list[Key]], int] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Workers send their counts back, not their caches."""
-        return {**self.__dict__, "_route_of": {}, "_names_of": {}}
+        return {**self.__dict__, "_route_of": {}, "_names_of": {}, "_index": None}
 
     def _cached(self, cache: dict, values: list, compute: Callable[[Any], Any]) -> list:
         new = set(values).difference(cache)
@@ -119,7 +120,7 @@ class Counts:
         for columns in record_columns(records):
             self.add_columns(columns)
 
-    def merge(self, other: Counts) -> None:
+    def merge(self, other: ColumnTally) -> None:
         self.rows += other.rows
         self.outside += other.outside
         self.keys.update(other.keys)
@@ -136,10 +137,18 @@ class Counts:
     # --- queries ------------------------------------------------------------------------------
 
     def _groups(self, select: Select) -> list[list[Key]]:
+        """The id arrays of the selected (route, status, names), grouped by bucket."""
+        index = self._index
+        if index is None or index[1] != len(self.ids):
+            by_triple: dict[tuple, list[Key]] = {}
+            for key in self.ids:
+                by_triple.setdefault(key[:3], []).append(key)
+            index = self._index = (by_triple, len(self.ids))
         groups: list[list[Key]] = [[] for _ in range(BUCKETS)]
-        for key in self.ids:
-            if select(key[0], key[1], key[2]):
-                groups[key[3]].append(key)
+        for (route, status, names), keys in index[0].items():
+            if select(route, status, names):
+                for key in keys:
+                    groups[key[3]].append(key)
         return [g for g in groups if g]
 
     def distinct(self, select: Select) -> int:
