@@ -207,7 +207,7 @@ class Tally:
     def matrix(self) -> Matrix:
         engine, names = self._engine, self._catalogue.names
         per_route: dict[str, _RouteTally] = {}
-        for (route, status, found, has_id, level), n in engine.keys.items():
+        for (route, status, found, has_id, level), n in engine.kinds():
             t = per_route.get(route)
             if t is None:
                 t = per_route[route] = _RouteTally()
@@ -221,7 +221,7 @@ class Tally:
                     t.signatures[name] += n
             elif found is not None and is_failure(status, level):
                 t.uncatalogued += n
-        for (route, duration), n in engine.durations.items():
+        for (route, duration), n in engine.route_durations():
             if duration and duration.__class__ is not str and duration > 0:
                 per_route[route].durations[duration] += n
         routes = []

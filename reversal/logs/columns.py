@@ -34,16 +34,18 @@ class Fallback(Exception):
 
 
 class Columns(NamedTuple):
-    """One batch, column-wise. ``path`` is the raw request path (the tally normalizes it, cached);
-    ``status`` is normalized (int, ``None`` blank, -1 no response); ``duration`` is raw."""
+    """One batch, column-wise, each column read once in order except ``request_id`` and ``ts``
+    (lists); the others may be lazy iterables. ``path`` is the raw request path (the tally
+    normalizes it, cached); ``status`` an int (-1: no response) or anything else for blank;
+    ``duration`` is raw."""
 
-    path: list
-    status: list
+    path: Iterable
+    status: Iterable
     request_id: list
     ts: list
-    duration: list
-    message: list
-    level: list
+    duration: Iterable
+    message: Iterable
+    level: Iterable
 
 
 class AttributionRow(TallyRow):
@@ -97,13 +99,9 @@ class _Page(msgspec.Struct, rename="camel", gc=False):
 
 
 _NO_LINE = (_Line(),)
-_FIELDS = attrgetter("request_path", "response_status_code", "request_id", "timestamp_in_ms",
-                     "duration_ms", "message", "level")
+_FIELDS = tuple(map(attrgetter, ("request_path", "response_status_code", "request_id", "timestamp_in_ms",
+                                  "duration_ms", "message", "level")))
 _RECORD = attrgetter("route", "status", "request_id", "ts_ms", "duration_ms", "message", "level")
-
-
-def _as_is(value: object) -> int | None:
-    return value if value.__class__ is int else None
 
 
 def _positive(value: object) -> int | None:
@@ -121,7 +119,6 @@ def _normalize(raw: list, rule: dict) -> list:
         rule["rule"] = fill
 
 
-_EXPORT_STATUS: dict = {"rule": _as_is}
 _POSITIVE_STATUS: dict = {"rule": _positive}
 
 
@@ -130,9 +127,10 @@ def _transpose(rows: list[tuple]) -> Columns:
 
 
 def row_columns(rows: list) -> Columns:
-    """Columns of export rows / runtime-log lines (``AttributionRow``)."""
-    path, status, ids, ts, duration, message, level = map(list, zip(*map(_FIELDS, rows), strict=True))
-    return Columns(path, _normalize(status, _EXPORT_STATUS), ids, ts, duration, message, level)
+    """Columns of export rows / runtime-log lines (``AttributionRow``): statuses stay raw
+    (``""`` blank), ids and timestamps are lists, the rest lazy."""
+    path, status, ids, ts, duration, message, level = (map(field, rows) for field in _FIELDS)
+    return Columns(path, status, list(ids), list(ts), duration, message, level)
 
 
 def record_columns(records: Iterable[LogRecord], size: int = 20_000) -> Iterator[Columns]:

@@ -206,7 +206,7 @@ def _events(counts: ColumnTally, select: Callable[[str, Any, Any], bool]) -> Eve
     first failing row."""
     rows = without_id = 0
     by_minute: Counter[int] = Counter()
-    for (route, status, names, has_id, minute), n in counts.keys.items():
+    for (route, status, names, has_id, minute), n in counts.kinds():
         if select(route, status, names):
             rows += n
             by_minute[minute * MINUTE_MS] += n
@@ -229,7 +229,7 @@ def window_of(counts: ColumnTally, criteria: Criteria, span: Span | None, name: 
     rows: Counter[tuple[str, str]] = Counter()
     members: dict[tuple[str, str], Callable[[str, Any, Any], bool]] = {}
     failing: set[str] = set()
-    for (route, status, names, _has_id, _minute), n in counts.keys.items():
+    for (route, status, names, _has_id, _minute), n in counts.kinds():
         keys = [(route, "all"), (route, f"status:{status_key(status)}"),
                 *((route, f"signature:{x}") for x in names or ())]
         for key in keys:

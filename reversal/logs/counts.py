@@ -1,47 +1,64 @@
-"""The one tally behind ``attribute``, ``compare`` and the report: columns in, counts out.
+"""The one tally behind ``attribute``, ``compare`` and discovery's inputs: columns in, counts out.
 
-Per batch it counts rows by ``(route, status, signatures, has id, level or minute)`` with
-``Counter`` over zipped columns, so the Python work per row is a few C-level calls; routes
-and signature matches are computed once per distinct path and message (cached).
+Per batch, each row's *shape* (raw path, status, message, level) becomes a small int code
+with one dict lookup; everything else about a shape (its route, its signature matches, its
+status bucket) is computed once, when the shape is first seen. Rows are then counted by code
+with ``Counter`` over ints, so the Python work per row is a handful of C-level calls.
 
 Distinct requests are exact up to hash collisions, in bounded memory: each request id is kept
-as its 64-bit ``hash()`` (SipHash, keyed per process; forked workers share the key) in an
-``array('q')`` per (route, status, signatures, bucket), 8 bytes per row that has an id (and
-8 more for its timestamp when per-minute first-seen counts are asked for). Counting sorts
-nothing: one bucket (1/64 of the hashes) at a time goes through a ``set``, so the transient
-memory is 1/64 of the ids. The chance that any two of n distinct ids share a hash is at most
-n^2 / 2^65: 2.7e-8 at 1M ids, 2.7e-6 at 10M.
+as its 64-bit ``hash()`` (SipHash-1-3, keyed per process; forked workers share the key) in an
+``array('q')`` per (route, status, signatures) group and bucket (the hash's low 6 bits): 8
+bytes per row that carries an id, plus 8 for its timestamp when ``compare`` needs the minute
+of a request's first failure. Counting sorts nothing: one bucket at a time (1/64 of the ids)
+goes through a ``set``. Two distinct ids share a hash with probability 2^-64; among n
+distinct ids the chance of any collision is at most n^2 / 2^65: 2.7e-8 at 1M ids, 2.7e-6 at
+10M. Memory does not depend on how many distinct messages or paths there are beyond the
+caches, which are cleared at ``CACHE_LIMIT`` entries.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, compress, repeat
-from operator import and_, floordiv
+from operator import add, and_, floordiv, not_
 from typing import Any
 
 from reversal.logs.columns import Columns, record_columns
-from reversal.logs.model import LogRecord, normalize_path
+from reversal.logs.model import normalize_path
 from reversal.logs.signatures import Catalogue
 
 MINUTE_MS = 60_000
 BUCKETS = 64
-_CACHE_LIMIT = 100_000
+CACHE_LIMIT = 100_000
+"""Distinct shapes, paths and messages remembered before the caches are cleared."""
 
-Key = tuple[str, Any, Any, int]
-"""An id array's key: (route, status, signature names or None without message, bucket)."""
+Info = tuple[str, Any, Any, Any]
+"""What a code stands for: (route, status, signature names or None without a message, level)."""
 Select = Callable[[str, Any, Any], bool]
+_UNSEEN: Any = object()
+
+
+class _Codes(dict):
+    """shape -> code; a new shape calls back once to get its code (C-level lookups otherwise)."""
+
+    def __init__(self, new_code: Callable[[tuple], int]) -> None:
+        super().__init__()
+        self.new_code = new_code
+
+    def __missing__(self, shape: tuple) -> int:
+        code = self[shape] = self.new_code(shape)
+        return code
 
 
 class ColumnTally:
-    """Counts of one window or one set of files; feed ``Columns``, merge workers' counts.
+    """Counts of one window or one set of files; feed ``Columns``, merge workers' tallies.
 
-    ``by_minute`` (compare): the last key field is the row's minute and each id keeps its
-    timestamp (first failing minute of a request); otherwise (attribute) it is the row's level
-    and durations are kept as a histogram (exact nearest-rank percentiles). ``span``
-    ``(since, until)``: rows outside are counted apart and left out.
+    ``by_minute`` (compare): rows are counted per minute and each id keeps its timestamp; the
+    level is not kept. Otherwise (attribute) durations are kept as a histogram per route
+    (exact nearest-rank percentiles in memory bounded by the distinct durations). ``span``
+    ``(since, until)``: rows outside are counted apart (``outside``) and left out.
     """
 
     def __init__(self, catalogue: Catalogue, *, by_minute: bool = False,
@@ -53,30 +70,66 @@ class ColumnTally:
         self.outside = 0
         self.first_ts: int | None = None
         self.last_ts: int | None = None
-        self.keys: Counter[tuple] = Counter()  # (route, status, names, has id, level | minute) -> rows
-        self.durations: Counter[tuple] = Counter()  # (route, raw duration) -> rows
-        self.ids: dict[Key, array] = {}
-        self.stamps: dict[Key, array] = {}
+        self.infos: list[Info] = []  # code -> info
+        self.groups: list[tuple[str, Any, Any]] = []  # group -> (route, status, names)
+        self.rows_by: Counter = Counter()  # (code, minute) or (code, raw duration) -> rows
+        self.unidentified: Counter = Counter()  # the same keys -> rows without a request id
+        self.ids: list[array] = []  # group * BUCKETS + bucket -> id hashes
+        self.stamps: list[array] = []  # same index -> timestamps (by_minute)
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
+        self._codes = _Codes(self._new_code)
+        self._code_of: dict[Info, int] = {info: code for code, info in enumerate(self.infos)}
+        self._group_of = {group: g for g, group in enumerate(self.groups)}
+        self._base: list[int] = [self._group_of[info[:3]] * BUCKETS for info in self.infos]
         self._route_of: dict[Any, str] = {}
         self._names_of: dict[Any, tuple[str, ...] | None] = {}
-        self._index: tuple[dict[tuple, list[Key]], int] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Workers send their counts back, not their caches."""
-        return {**self.__dict__, "_route_of": {}, "_names_of": {}, "_index": None}
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
-    def _cached(self, cache: dict, values: list, compute: Callable[[Any], Any]) -> list:
-        new = set(values).difference(cache)
-        if new:
-            if len(cache) + len(new) > _CACHE_LIMIT:
-                cache.clear()
-                new = set(values)
-            for value in new:
-                cache[value] = compute(value)
-        return list(map(cache.__getitem__, values))
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset_caches()
 
-    def _names(self, message: str | None) -> tuple[str, ...] | None:
-        return tuple(self.catalogue.match(message)) if message else None
+    # --- codes --------------------------------------------------------------------------------
+
+    def _new_code(self, shape: tuple) -> int:
+        path, status, message, level = shape
+        if len(self._codes) >= CACHE_LIMIT:
+            self._codes.clear()
+        route = self._route_of.get(path)
+        if route is None:
+            if len(self._route_of) >= CACHE_LIMIT:
+                self._route_of.clear()
+            route = self._route_of[path] = normalize_path(path)[1]
+        names = self._names_of.get(message, _UNSEEN)
+        if names is _UNSEEN:
+            if len(self._names_of) >= CACHE_LIMIT:
+                self._names_of.clear()
+            names = self._names_of[message] = tuple(self.catalogue.match(message)) if message else None
+        return self._intern((route, status if status.__class__ is int else None, names,
+                             None if self.by_minute else level))
+
+    def _intern(self, info: Info) -> int:
+        code = self._code_of.get(info)
+        if code is None:
+            code = self._code_of[info] = len(self.infos)
+            self.infos.append(info)
+            group = info[:3]
+            g = self._group_of.get(group)
+            if g is None:
+                g = self._group_of[group] = len(self.groups)
+                self.groups.append(group)
+                self.ids += [array("q") for _ in range(BUCKETS)]
+                if self.by_minute:
+                    self.stamps += [array("q") for _ in range(BUCKETS)]
+            self._base.append(g * BUCKETS)
+        return code
+
+    # --- counting -----------------------------------------------------------------------------
 
     def add_columns(self, cols: Columns) -> None:
         ts = cols.ts
@@ -91,77 +144,89 @@ class ColumnTally:
                 ts = cols.ts
                 if not ts:
                     return
-        routes = self._cached(self._route_of, cols.path, lambda p: normalize_path(p)[1])
-        names = self._cached(self._names_of, cols.message, self._names)
-        statuses, ids = cols.status, cols.request_id
-        has_id = list(map(bool, ids))
-        extra = map(floordiv, ts, repeat(MINUTE_MS)) if self.by_minute else cols.level
-        self.keys.update(zip(routes, statuses, names, has_id, extra, strict=True))
-        if not self.by_minute:
-            self.durations.update(zip(routes, cols.duration, strict=True))
+        shapes = zip(cols.path, cols.status, cols.message, cols.level, strict=True)
+        codes = list(map(self._codes.__getitem__, shapes))
+        ids = cols.request_id
+        every_id = all(ids)
+        # rows by (code, minute) for compare, by (code, raw duration) for attribute: one Counter
+        second = map(floordiv, ts, repeat(MINUTE_MS)) if self.by_minute else cols.duration
+        keys = list(zip(codes, second, strict=True))
+        self.rows_by.update(keys)
+        if not every_id:
+            self.unidentified.update(compress(keys, map(not_, ids)))
         self.rows += len(ts)
         low, high = min(ts), max(ts)
         self.first_ts = low if self.first_ts is None else min(low, self.first_ts)
         self.last_ts = high if self.last_ts is None else max(high, self.last_ts)
-        if not any(has_id):
-            return
-        hashes = list(map(hash, compress(ids, has_id)))
-        keys = list(zip(compress(routes, has_id), compress(statuses, has_id), compress(names, has_id),
-                        map(and_, hashes, repeat(BUCKETS - 1)), strict=True))
-        for key in set(keys).difference(self.ids):
-            self.ids[key] = array("q")
-            if self.by_minute:
-                self.stamps[key] = array("q")
-        deque(map(array.append, map(self.ids.__getitem__, keys), hashes), 0)
+        if not every_id:
+            has_id = list(map(bool, ids))
+            if not any(has_id):
+                return
+            ids, codes, ts = compress(ids, has_id), list(compress(codes, has_id)), compress(ts, has_id)
+        hashes = list(map(hash, ids))
+        slots = list(map(add, map(self._base.__getitem__, codes), map(and_, hashes, repeat(BUCKETS - 1))))
+        deque(map(array.append, map(self.ids.__getitem__, slots), hashes), 0)
         if self.by_minute:
-            deque(map(array.append, map(self.stamps.__getitem__, keys), compress(ts, has_id)), 0)
+            deque(map(array.append, map(self.stamps.__getitem__, slots), ts), 0)
 
-    def add_records(self, records: Iterable[LogRecord]) -> None:
+    def add_records(self, records: Iterable[Any]) -> None:
         for columns in record_columns(records):
             self.add_columns(columns)
 
     def merge(self, other: ColumnTally) -> None:
+        """Fold in another tally (a worker's range, another file): its codes are translated."""
         self.rows += other.rows
         self.outside += other.outside
-        self.keys.update(other.keys)
-        self.durations.update(other.durations)
-        for mine, theirs in ((self.ids, other.ids), (self.stamps, other.stamps)):
-            for key, values in theirs.items():
-                if key in mine:
-                    mine[key].extend(values)
-                else:
-                    mine[key] = values
+        code = [self._intern(info) for info in other.infos]
+        self.rows_by.update({(code[c], x): n for (c, x), n in other.rows_by.items()})
+        self.unidentified.update({(code[c], x): n for (c, x), n in other.unidentified.items()})
+        for g, group in enumerate(other.groups):
+            base = self._group_of[group] * BUCKETS
+            for b in range(BUCKETS):
+                self.ids[base + b].extend(other.ids[g * BUCKETS + b])
+                if self.by_minute:
+                    self.stamps[base + b].extend(other.stamps[g * BUCKETS + b])
         stamps = [t for t in (self.first_ts, self.last_ts, other.first_ts, other.last_ts) if t is not None]
         self.first_ts, self.last_ts = (min(stamps), max(stamps)) if stamps else (None, None)
 
     # --- queries ------------------------------------------------------------------------------
 
-    def _groups(self, select: Select) -> list[list[Key]]:
-        """The id arrays of the selected (route, status, names), grouped by bucket."""
-        index = self._index
-        if index is None or index[1] != len(self.ids):
-            by_triple: dict[tuple, list[Key]] = {}
-            for key in self.ids:
-                by_triple.setdefault(key[:3], []).append(key)
-            index = self._index = (by_triple, len(self.ids))
-        groups: list[list[Key]] = [[] for _ in range(BUCKETS)]
-        for (route, status, names), keys in index[0].items():
-            if select(route, status, names):
-                for key in keys:
-                    groups[key[3]].append(key)
-        return [g for g in groups if g]
+    def kinds(self) -> Iterator[tuple[tuple[str, Any, Any, bool, Any], int]]:
+        """``((route, status, names, has id, level or minute), rows)`` for every counted kind of row."""
+        merged: Counter = Counter()
+        for (code, second), n in self.rows_by.items():
+            route, status, names, level = self.infos[code]
+            extra = second if self.by_minute else level
+            without = self.unidentified.get((code, second), 0)
+            if n > without:
+                merged[route, status, names, True, extra] += n - without
+            if without:
+                merged[route, status, names, False, extra] += without
+        return iter(merged.items())
+
+    def route_durations(self) -> Iterator[tuple[tuple[str, Any], int]]:
+        """``((route, raw duration), rows)`` (attribute)."""
+        merged: Counter = Counter()
+        for (code, duration), n in self.rows_by.items():
+            merged[self.infos[code][0], duration] += n
+        return iter(merged.items())
+
+    def _buckets(self, select: Select) -> list[list[int]]:
+        """Slots of the selected (route, status, names) groups, bucket by bucket."""
+        chosen = [g * BUCKETS for g, group in enumerate(self.groups) if select(*group)]
+        return [[base + b for base in chosen] for b in range(BUCKETS)] if chosen else []
 
     def distinct(self, select: Select) -> int:
         """Distinct request ids among the rows whose (route, status, names) ``select`` keeps."""
         ids = self.ids
-        return sum(len(set().union(*map(ids.__getitem__, group))) for group in self._groups(select))
+        return sum(len(set().union(*map(ids.__getitem__, slots))) for slots in self._buckets(select))
 
     def first_seen_minutes(self, select: Select) -> tuple[int, Counter[int]]:
         """(distinct requests, requests by the minute of their first selected row), ``by_minute``."""
         total, minutes = 0, Counter()
-        for group in self._groups(select):
-            pairs = zip(chain.from_iterable(map(self.ids.__getitem__, group)),
-                        chain.from_iterable(map(self.stamps.__getitem__, group)), strict=True)
+        for slots in self._buckets(select):
+            pairs = zip(chain.from_iterable(map(self.ids.__getitem__, slots)),
+                        chain.from_iterable(map(self.stamps.__getitem__, slots)), strict=True)
             first = dict(sorted(pairs, reverse=True))  # the last pair of an id wins: its earliest
             total += len(first)
             minutes.update(map(floordiv, first.values(), repeat(MINUTE_MS)))
