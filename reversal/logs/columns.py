@@ -99,6 +99,7 @@ class _Page(msgspec.Struct, rename="camel", gc=False):
 
 
 _NO_LINE = (_Line(),)
+_MESSAGE, _LEVEL = attrgetter("message"), attrgetter("level")
 _FIELDS = tuple(map(attrgetter, ("request_path", "response_status_code", "request_id", "timestamp_in_ms",
                                   "duration_ms", "message", "level")))
 _RECORD = attrgetter("route", "status", "request_id", "ts_ms", "duration_ms", "message", "level")
@@ -140,25 +141,25 @@ def record_columns(records: Iterable[LogRecord], size: int = 20_000) -> Iterator
         yield Columns(*map(list, zip(*map(_RECORD, batch), strict=True)))
 
 
-def _expanded(rows: list, paths: list, statuses: list, ids: list, ts: list, alone: list) -> Columns:
-    """One row per log line of each request (``alone``: its line when it logged nothing), like
-    the readers."""
-    lines = [r.logs or solo for r, solo in zip(rows, alone, strict=True)]
-    counts = list(map(len, lines))
-    flat = list(chain.from_iterable(lines))
+def _expanded(rows: list, paths: list, statuses: list, ids: list, ts: list, lines: list) -> Columns:
+    """One row per log line of each request (``lines``: its log lines, or the one line that
+    stands for a request that logged nothing), like the readers."""
     duration = [r.duration_ms for r in rows]
+    flat = list(chain.from_iterable(lines))
     if len(flat) != len(rows):  # some request logged several lines: repeat its fields per line
+        counts = list(map(len, lines))
+
         def spread(column: list) -> list:
             return list(chain.from_iterable(map(repeat, column, counts)))
         paths, statuses, ids, ts, duration = map(spread, (paths, statuses, ids, ts, duration))
-    return Columns(paths, statuses, ids, ts, duration, [x.message for x in flat], [x.level for x in flat])
+    return Columns(paths, statuses, ids, ts, duration, map(_MESSAGE, flat), map(_LEVEL, flat))
 
 
 def cli_columns(rows: list[_CliRow]) -> Columns:
     statuses = _normalize([r.response_status_code for r in rows], _POSITIVE_STATUS)
-    alone = [(_Line(r.level, r.message),) for r in rows]
+    lines = [r.logs or (_Line(r.level, r.message),) for r in rows]
     return _expanded(rows, [r.request_path for r in rows], statuses, [r.id for r in rows],
-                     [r.timestamp for r in rows], alone)
+                     [r.timestamp for r in rows], lines)
 
 
 def _ms(value: dt.datetime | int | float) -> int:
@@ -173,7 +174,7 @@ def page_columns(pages: list[_Page]) -> Columns:
     rows = list(chain.from_iterable(p.rows for p in pages))
     statuses = _normalize([r.status_code for r in rows], _POSITIVE_STATUS)
     return _expanded(rows, [r.request_path or "/" for r in rows], statuses, [r.request_id for r in rows],
-                     [_ms(r.timestamp) for r in rows], list(repeat(_NO_LINE, len(rows))))
+                     [_ms(r.timestamp) for r in rows], [r.logs or _NO_LINE for r in rows])
 
 
 def drain_columns(rows: list[_DrainRow]) -> Columns:
@@ -220,12 +221,19 @@ def _line_blocks(path: Path, start: int, stop: int | None, chunk_bytes: int) -> 
             pending = block[cut:]
 
 
-def _array_of_lines(block: bytes, opens: tuple[bytes, ...] | None) -> bytes:
-    """The JSON lines of a block as one array; other lines (CLI chatter) are skipped, except
-    where every non-blank line must be JSON (``opens`` None)."""
-    stripped = map(bytes.strip, block.split(b"\n"))
-    keep = list(filter(None, stripped)) if opens is None else [s for s in stripped if s[:1] in opens]
-    return b"[" + b",".join(keep) + b"]"
+def _decode_lines(decoder: msgspec.json.Decoder, block: bytes, opens: tuple[bytes, ...] | None) -> list:
+    """The JSON lines of a block decoded as one array. Usually every line is one: the newlines
+    become commas. Otherwise the other lines (CLI chatter, blank lines) are dropped first,
+    except where every non-blank line must be JSON (``opens`` None)."""
+    array = bytearray(b"[")
+    array += block.replace(b"\n", b",")  # a block ends with a newline: its comma becomes the ']'
+    array[-1] = ord("]")
+    try:
+        return decoder.decode(array)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        stripped = map(bytes.strip, block.split(b"\n"))
+        keep = list(filter(None, stripped)) if opens is None else [s for s in stripped if s[:1] in opens]
+        return decoder.decode(b"[" + b",".join(keep) + b"]")
 
 
 _LINE_FORMATS = {
@@ -262,7 +270,7 @@ def file_columns(path: Path, fmt: str, start: int = 0, stop: int | None = None,
         row_type, opens, to_columns = _LINE_FORMATS[fmt]
         decoder = msgspec.json.Decoder(row_type)
         for block in _line_blocks(path, start, stop, chunk_bytes):
-            items = decoder.decode(_array_of_lines(block, opens))
+            items = _decode_lines(decoder, block, opens)
             if items:
                 yield (to_columns or _drain_items)(items)
     except (msgspec.DecodeError, msgspec.ValidationError, OverflowError, ValueError):
