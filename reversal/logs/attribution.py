@@ -224,29 +224,37 @@ class Tally:
         for (route, duration), n in engine.route_durations():
             if duration and duration.__class__ is not str and duration > 0:
                 per_route[route].durations[duration] += n
+        # every distinct count (per route, per route x signature, overall) in one pass
+        selects: list[Any] = [lambda *_: True]
+        for route in sorted(per_route):
+            selects.append(lambda r, _s, _n, route=route: r == route)
+            selects += [lambda r, _s, found, route=route, name=name: r == route and name in (found or ())
+                        for name in names if name in per_route[route].signatures]
+        distinct = iter(engine.distinct_many(selects))
+        requests = next(distinct)
         routes = []
         for route in sorted(per_route):
             t = per_route[route]
             order = sorted(t.statuses.items(), key=lambda kv: _status_order(kv[0]))
             statuses = {status_key(s): n for s, n in order}
             failing = sum(n for s, n in t.statuses.items() if s is None or 500 <= s <= 599)
+            route_requests = next(distinct)
             routes.append(RouteStats(
                 route=route,
                 eligibility=eligibility(route),
                 rows=t.rows,
                 statuses=statuses,
-                requests=engine.distinct(lambda r, _s, _n, route=route: r == route),
+                requests=route_requests,
                 rows_without_request_id=t.unidentified,
                 failing_rows=failing,
                 signature_rows=t.signature_rows,
                 uncatalogued_failure_rows=t.uncatalogued,
-                signatures={name: {"rows": t.signatures[name], "requests": engine.distinct(
-                    lambda r, _s, found, route=route, name=name: r == route and name in (found or ()))}
-                    for name in names if name in t.signatures},
+                signatures={name: {"rows": t.signatures[name], "requests": next(distinct)}
+                            for name in names if name in t.signatures},
                 durations=_percentiles(t.durations),
             ))
-        return Matrix(tuple(self._inputs), engine.rows, engine.distinct(lambda *_: True),
-                      engine.first_ts, engine.last_ts, names, tuple(routes))
+        return Matrix(tuple(self._inputs), engine.rows, requests, engine.first_ts, engine.last_ts, names,
+                      tuple(routes))
 
 
 class _RouteTally:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, compress, repeat
-from operator import add, and_, floordiv, not_
+from operator import add, and_, floordiv, lshift, not_, rshift
 from typing import Any
 
 from reversal.logs.columns import Columns, record_columns
@@ -38,6 +38,8 @@ Info = tuple[str, Any, Any, Any]
 """What a code stands for: (route, status, signature names or None without a message, level)."""
 Select = Callable[[str, Any, Any], bool]
 _UNSEEN: Any = object()
+_TS_BITS = 43
+_TS_MASK = (1 << _TS_BITS) - 1
 
 
 class _Codes(dict):
@@ -218,16 +220,42 @@ class ColumnTally:
 
     def distinct(self, select: Select) -> int:
         """Distinct request ids among the rows whose (route, status, names) ``select`` keeps."""
-        ids = self.ids
-        return sum(len(set().union(*map(ids.__getitem__, slots))) for slots in self._buckets(select))
+        return self.distinct_many([select])[0]
+
+    def distinct_many(self, selects: Sequence[Select]) -> list[int]:
+        """``distinct`` of each selection in one pass: per bucket, each group's ids become a set
+        once, shared by every selection that holds the group (1/64 of the ids at a time)."""
+        chosen = [[g for g, group in enumerate(self.groups) if select(*group)] for select in selects]
+        totals = [0] * len(selects)
+        for b in range(BUCKETS):
+            sets: dict[int, set[int]] = {}
+            for i, groups in enumerate(chosen):
+                parts = []
+                for g in groups:
+                    found = sets.get(g)
+                    if found is None:
+                        found = sets[g] = set(self.ids[g * BUCKETS + b])
+                    parts.append(found)
+                totals[i] += len(parts[0]) if len(parts) == 1 else len(set().union(*parts))
+        return totals
 
     def first_seen_minutes(self, select: Select) -> tuple[int, Counter[int]]:
-        """(distinct requests, requests by the minute of their first selected row), ``by_minute``."""
+        """(distinct requests, requests by the minute of their first selected row), ``by_minute``.
+
+        Per bucket, each (id hash, timestamp) becomes one int ``hash << 43 | ts`` (epoch ms fit
+        in 43 bits until 2248): sorted descending, the last entry of an id is its earliest."""
         total, minutes = 0, Counter()
+        plain = self.first_ts is None or (self.first_ts >= 0 and self.last_ts < 1 << _TS_BITS)
         for slots in self._buckets(select):
-            pairs = zip(chain.from_iterable(map(self.ids.__getitem__, slots)),
-                        chain.from_iterable(map(self.stamps.__getitem__, slots)), strict=True)
-            first = dict(sorted(pairs, reverse=True))  # the last pair of an id wins: its earliest
+            hashes = chain.from_iterable(map(self.ids.__getitem__, slots))
+            stamps = chain.from_iterable(map(self.stamps.__getitem__, slots))
+            if plain:
+                keys = list(map(add, map(lshift, hashes, repeat(_TS_BITS)), stamps))
+                keys.sort(reverse=True)
+                first = dict(zip(map(rshift, keys, repeat(_TS_BITS)), map(and_, keys, repeat(_TS_MASK)),
+                                 strict=True))
+            else:  # the same with (hash, ts) pairs
+                first = dict(sorted(zip(hashes, stamps, strict=True), reverse=True))
             total += len(first)
             minutes.update(map(floordiv, first.values(), repeat(MINUTE_MS)))
         return total, Counter({m * MINUTE_MS: n for m, n in minutes.items()})
