@@ -29,6 +29,11 @@ SPLITTABLE = ("export", "drain-json", "cli-requests", "runtime-logs", "drain-ndj
 """Formats whose files can be cut into byte ranges (request-logs: one page per line only)."""
 
 
+LINE_BLOCK_BYTES = 1024 * 1024
+"""Bytes of whole lines decoded at once: each block is copied a few times (newlines to commas),
+so it is kept small; larger blocks do not decode faster."""
+
+
 class Fallback(Exception):
     """The fast decode failed: re-read the file with the record readers (exact errors)."""
 
@@ -251,15 +256,17 @@ def _drain_items(items: list) -> Columns:
 
 
 def file_columns(path: Path, fmt: str, start: int = 0, stop: int | None = None,
-                 chunk_bytes: int = CHUNK_BYTES) -> Iterator[Columns]:
-    """Columns of ``path`` (format ``fmt``) from byte ``start`` to ``stop``; ``Fallback`` on any
-    decode problem."""
+                 chunk_bytes: int | None = None) -> Iterator[Columns]:
+    """Columns of ``path`` (format ``fmt``) from byte ``start`` to ``stop``, ``chunk_bytes`` at a
+    time (default ``CHUNK_BYTES`` for JSON arrays, ``LINE_BLOCK_BYTES`` for lines); ``Fallback``
+    on any decode problem."""
     try:
         if fmt in ("export", "drain-json"):
             row_type, to_columns = ((AttributionRow, row_columns) if fmt == "export"
                                     else (_DrainRow, drain_columns))
             try:
-                for batch in export_batches(path, row_type, chunk_bytes=chunk_bytes, start=start, stop=stop):
+                for batch in export_batches(path, row_type, chunk_bytes=chunk_bytes or CHUNK_BYTES,
+                                            start=start, stop=stop):
                     yield to_columns(batch)
             except InputError:
                 raise Fallback from None
@@ -269,7 +276,7 @@ def file_columns(path: Path, fmt: str, start: int = 0, stop: int | None = None,
             return
         row_type, opens, to_columns = _LINE_FORMATS[fmt]
         decoder = msgspec.json.Decoder(row_type)
-        for block in _line_blocks(path, start, stop, chunk_bytes):
+        for block in _line_blocks(path, start, stop, chunk_bytes or LINE_BLOCK_BYTES):
             items = _decode_lines(decoder, block, opens)
             if items:
                 yield (to_columns or _drain_items)(items)

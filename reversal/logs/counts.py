@@ -247,15 +247,17 @@ class ColumnTally:
         total, minutes = 0, Counter()
         plain = self.first_ts is None or (self.first_ts >= 0 and self.last_ts < 1 << _TS_BITS)
         for slots in self._buckets(select):
-            hashes = chain.from_iterable(map(self.ids.__getitem__, slots))
-            stamps = chain.from_iterable(map(self.stamps.__getitem__, slots))
-            if plain:
-                keys = list(map(add, map(lshift, hashes, repeat(_TS_BITS)), stamps))
-                keys.sort(reverse=True)
-                first = dict(zip(map(rshift, keys, repeat(_TS_BITS)), map(and_, keys, repeat(_TS_MASK)),
-                                 strict=True))
-            else:  # the same with (hash, ts) pairs
-                first = dict(sorted(zip(hashes, stamps, strict=True), reverse=True))
+            hashes = list(chain.from_iterable(map(self.ids.__getitem__, slots)))
+            stamps = list(chain.from_iterable(map(self.stamps.__getitem__, slots)))
+            first = dict(zip(hashes, stamps, strict=True))
+            if len(first) < len(hashes):  # some request has several rows: keep its earliest
+                if plain:
+                    keys = list(map(add, map(lshift, hashes, repeat(_TS_BITS)), stamps))
+                    keys.sort(reverse=True)
+                    first = dict(zip(map(rshift, keys, repeat(_TS_BITS)), map(and_, keys, repeat(_TS_MASK)),
+                                     strict=True))
+                else:  # the same with (hash, ts) pairs
+                    first = dict(sorted(zip(hashes, stamps, strict=True), reverse=True))
             total += len(first)
             minutes.update(map(floordiv, first.values(), repeat(MINUTE_MS)))
         return total, Counter({m * MINUTE_MS: n for m, n in minutes.items()})

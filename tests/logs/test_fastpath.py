@@ -9,6 +9,7 @@ import pytest
 
 from reversal.errors import InputError
 from reversal.logs import attribution, counts
+from reversal.logs import compare as compare_module
 from reversal.logs.attribution import attribute, attribute_files
 from reversal.logs.columns import file_columns
 from reversal.logs.compare import Span, compare
@@ -23,6 +24,7 @@ def parallel(monkeypatch):
     """Every file is cut into byte ranges shared by forked workers."""
     monkeypatch.setattr(attribution, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(attribution.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(compare_module, "PARALLEL_FINISH_ROWS", 0)
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
@@ -118,3 +120,12 @@ def test_a_bad_line_in_a_parallel_range_is_reported_with_its_line_number(tmp_pat
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=rf"line {len(lines) - 2} .*timestampInMs"):
         attribute_files([path], CAT)
+
+
+def test_an_empty_post_window_is_reported_from_the_parallel_finish(tmp_path, parallel):
+    base = write_all(tmp_path, "base", BASE)["export"]
+    post = tmp_path / "post.json"  # a Log Drain delivery with build logs only: no request rows
+    post.write_text(json.dumps([{"id": "b", "source": "build", "timestamp": T0, "message": "Build started"}]),
+                    encoding="utf-8")
+    with pytest.raises(InputError, match=rf"{post}: the window holds no records"):
+        compare(base, post, catalogue=CAT, route=ROUTE, names=(str(base), str(post)))
