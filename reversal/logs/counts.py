@@ -150,20 +150,24 @@ class ColumnTally:
         codes = list(map(self._codes.__getitem__, shapes))
         ids = cols.request_id
         every_id = all(ids)
+        no_id = not every_id and not any(ids)  # runtime-log lines
         # rows by (code, minute) for compare, by (code, raw duration) for attribute: one Counter
         second = map(floordiv, ts, repeat(MINUTE_MS)) if self.by_minute else cols.duration
-        keys = list(zip(codes, second, strict=True))
-        self.rows_by.update(keys)
-        if not every_id:
-            self.unidentified.update(compress(keys, map(not_, ids)))
+        keys = zip(codes, second, strict=True)
+        if every_id:
+            self.rows_by.update(keys)
+        else:
+            keys = list(keys)
+            self.rows_by.update(keys)
+            self.unidentified.update(keys if no_id else compress(keys, map(not_, ids)))
         self.rows += len(ts)
         low, high = min(ts), max(ts)
         self.first_ts = low if self.first_ts is None else min(low, self.first_ts)
         self.last_ts = high if self.last_ts is None else max(high, self.last_ts)
+        if no_id:
+            return
         if not every_id:
             has_id = list(map(bool, ids))
-            if not any(has_id):
-                return
             ids, codes, ts = compress(ids, has_id), list(compress(codes, has_id)), compress(ts, has_id)
         hashes = list(map(hash, ids))
         slots = list(map(add, map(self._base.__getitem__, codes), map(and_, hashes, repeat(BUCKETS - 1))))
