@@ -389,12 +389,21 @@ def tally_jobs(jobs: Sequence[tuple[Path, Callable[[], AnyTally]]]) -> list[AnyT
             results = _run(shares[0])
             for future in futures:
                 results += future.result()
-    merged: list[Any] = [new_tally() for _, new_tally in jobs]
+    # each file's first range becomes its tally and the others are folded in and dropped at
+    # once, so no range's counts are held twice
+    merged: list[Any] = [None] * len(jobs)
     failed = {index for index, tally in results if tally is None}
-    for index, tally in sorted(results, key=lambda r: r[0]):
-        if index not in failed:
+    results.sort(key=lambda r: r[0], reverse=True)
+    while results:
+        index, tally = results.pop()
+        if index in failed:
+            continue
+        if merged[index] is None:
+            merged[index] = tally
+        else:
             merged[index].merge(tally)
-    for index in failed:
+        del tally
+    for index in sorted(failed):
         path, new_tally = jobs[index]
         merged[index] = _serial(path, fmts[index], new_tally)
     return merged
@@ -402,10 +411,12 @@ def tally_jobs(jobs: Sequence[tuple[Path, Callable[[], AnyTally]]]) -> list[AnyT
 
 def tally_files(paths: Sequence[Path], new_tally: Callable[[], AnyTally]) -> AnyTally:
     """Several log files of any format fed to one tally, each on the fast path."""
-    tally = new_tally()
-    for path, part in zip(paths, tally_jobs([(path, new_tally) for path in paths]), strict=True):
+    parts = tally_jobs([(path, new_tally) for path in paths])
+    tally = parts.pop(0) if parts else new_tally()
+    while parts:
+        tally.merge(parts.pop(0))
+    for path in paths:
         tally.add_input(str(path))
-        tally.merge(part)
     return tally
 
 

@@ -8,7 +8,7 @@ with ``Counter`` over ints, so the Python work per row is a handful of C-level c
 Distinct requests are exact up to hash collisions, in bounded memory: each request id is kept
 as its 64-bit ``hash()`` (SipHash-1-3, keyed per process; forked workers share the key) in an
 ``array('q')`` per (route, status, signatures) group and bucket (the hash's low 6 bits): 8
-bytes per row that carries an id, plus 8 for its timestamp when ``compare`` needs the minute
+bytes per row that carries an id, plus 4 for its minute when ``compare`` needs the minute
 of a request's first failure. Counting sorts nothing: one bucket at a time (1/64 of the ids)
 goes through a ``set``. Two distinct ids share a hash with probability 2^-64; among n
 distinct ids the chance of any collision is at most n^2 / 2^65: 2.7e-8 at 1M ids, 2.7e-6 at
@@ -38,8 +38,7 @@ Info = tuple[str, Any, Any, Any]
 """What a code stands for: (route, status, signature names or None without a message, level)."""
 Select = Callable[[str, Any, Any], bool]
 _UNSEEN: Any = object()
-_TS_BITS = 43
-_TS_MASK = (1 << _TS_BITS) - 1
+_LOW32 = (1 << 32) - 1
 
 
 class _Codes(dict):
@@ -77,7 +76,7 @@ class ColumnTally:
         self.rows_by: Counter = Counter()  # (code, minute) or (code, raw duration) -> rows
         self.unidentified: Counter = Counter()  # the same keys -> rows without a request id
         self.ids: list[array] = []  # group * BUCKETS + bucket -> id hashes
-        self.stamps: list[array] = []  # same index -> timestamps (by_minute)
+        self.stamps: list[array] = []  # same index -> minutes since the epoch (by_minute)
         self._reset_caches()
 
     def _reset_caches(self) -> None:
@@ -127,7 +126,7 @@ class ColumnTally:
                 self.groups.append(group)
                 self.ids += [array("q") for _ in range(BUCKETS)]
                 if self.by_minute:
-                    self.stamps += [array("q") for _ in range(BUCKETS)]
+                    self.stamps += [array("i") for _ in range(BUCKETS)]
             self._base.append(g * BUCKETS)
         return code
 
@@ -152,8 +151,8 @@ class ColumnTally:
         every_id = all(ids)
         no_id = not every_id and not any(ids)  # runtime-log lines
         # rows by (code, minute) for compare, by (code, raw duration) for attribute: one Counter
-        second = map(floordiv, ts, repeat(MINUTE_MS)) if self.by_minute else cols.duration
-        keys = zip(codes, second, strict=True)
+        minutes = list(map(floordiv, ts, repeat(MINUTE_MS))) if self.by_minute else ()
+        keys = zip(codes, minutes if self.by_minute else cols.duration, strict=True)
         if every_id:
             self.rows_by.update(keys)
         else:
@@ -168,12 +167,13 @@ class ColumnTally:
             return
         if not every_id:
             has_id = list(map(bool, ids))
-            ids, codes, ts = compress(ids, has_id), list(compress(codes, has_id)), compress(ts, has_id)
+            ids, codes = compress(ids, has_id), list(compress(codes, has_id))
+            minutes = compress(minutes, has_id)
         hashes = list(map(hash, ids))
         slots = list(map(add, map(self._base.__getitem__, codes), map(and_, hashes, repeat(BUCKETS - 1))))
         deque(map(array.append, map(self.ids.__getitem__, slots), hashes), 0)
         if self.by_minute:
-            deque(map(array.append, map(self.stamps.__getitem__, slots), ts), 0)
+            deque(map(array.append, map(self.stamps.__getitem__, slots), minutes), 0)
 
     def add_records(self, records: Iterable[Any]) -> None:
         for columns in record_columns(records):
@@ -246,22 +246,23 @@ class ColumnTally:
     def first_seen_minutes(self, select: Select) -> tuple[int, Counter[int]]:
         """(distinct requests, requests by the minute of their first selected row), ``by_minute``.
 
-        Per bucket, each (id hash, timestamp) becomes one int ``hash << 43 | ts`` (epoch ms fit
-        in 43 bits until 2248): sorted descending, the last entry of an id is its earliest."""
+        Per bucket; only when a request has several rows does its earliest minute need a sort:
+        each (id hash, minute) becomes one int ``hash << 32 | minute``, sorted descending, so the
+        last entry of an id holds its earliest minute."""
         total, minutes = 0, Counter()
-        plain = self.first_ts is None or (self.first_ts >= 0 and self.last_ts < 1 << _TS_BITS)
+        plain = self.first_ts is None or self.first_ts >= 0
         for slots in self._buckets(select):
             hashes = list(chain.from_iterable(map(self.ids.__getitem__, slots)))
             stamps = list(chain.from_iterable(map(self.stamps.__getitem__, slots)))
             first = dict(zip(hashes, stamps, strict=True))
-            if len(first) < len(hashes):  # some request has several rows: keep its earliest
+            if len(first) < len(hashes):
                 if plain:
-                    keys = list(map(add, map(lshift, hashes, repeat(_TS_BITS)), stamps))
+                    keys = list(map(add, map(lshift, hashes, repeat(32)), stamps))
                     keys.sort(reverse=True)
-                    first = dict(zip(map(rshift, keys, repeat(_TS_BITS)), map(and_, keys, repeat(_TS_MASK)),
+                    first = dict(zip(map(rshift, keys, repeat(32)), map(and_, keys, repeat(_LOW32)),
                                      strict=True))
-                else:  # the same with (hash, ts) pairs
+                else:  # minutes before 1970: the same with (hash, minute) pairs
                     first = dict(sorted(zip(hashes, stamps, strict=True), reverse=True))
             total += len(first)
-            minutes.update(map(floordiv, first.values(), repeat(MINUTE_MS)))
+            minutes.update(first.values())
         return total, Counter({m * MINUTE_MS: n for m, n in minutes.items()})
