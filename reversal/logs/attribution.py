@@ -32,6 +32,8 @@ SCHEMA = "reversal.attribute/1"
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 """Exports at least this large are tallied by several processes."""
 MAX_WORKERS = 4
+RANGES_PER_WORKER = 2
+"""Ranges per worker and file: smaller ranges keep each worker's counts (sent back pickled) small."""
 _MATCH_CACHE_LIMIT = 100_000
 
 
@@ -358,7 +360,8 @@ def tally_jobs(jobs: Sequence[tuple[Path, Callable[[], AnyTally]]]) -> list[AnyT
     """Each file tallied into its own fresh tally, any format, on the fast path.
 
     Files of at least ``PARALLEL_MIN_BYTES`` are cut into byte ranges; all ranges of all files
-    (``compare``: both windows) are shared round-robin by forked workers and merged per file.
+    (``compare``: both windows) are shared round-robin by the parent and forked workers, and
+    merged into their file's tally as they come back.
     A range boundary is only a candidate for JSON arrays; the range before it must end exactly
     there, or its decode fails. Any failure in a range re-reads that file serially.
     """
@@ -376,33 +379,32 @@ def tally_jobs(jobs: Sequence[tuple[Path, Callable[[], AnyTally]]]) -> list[AnyT
         pieces = [(0, None)]
         if (can_fork and path.stat().st_size >= PARALLEL_MIN_BYTES
                 and not (fmt == "request-logs" and one_page(path))):
-            pieces = ranges(path, fmt, parts)
+            pieces = ranges(path, fmt, parts * RANGES_PER_WORKER)
             split = split or len(pieces) > 1
         tasks += [(index, path, fmt, start, stop, new_tally) for start, stop in pieces]
-    shares = [tasks[k::parts] for k in range(parts)] if split else [tasks]
-    shares = [share for share in shares if share]
-    if len(shares) == 1:
-        results = _run(shares[0])
-    else:
-        with ProcessPoolExecutor(len(shares) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(_run, share) for share in shares[1:]]
-            results = _run(shares[0])
-            for future in futures:
-                results += future.result()
-    # each file's first range becomes its tally and the others are folded in and dropped at
-    # once, so no range's counts are held twice
     merged: list[Any] = [None] * len(jobs)
-    failed = {index for index, tally in results if tally is None}
-    results.sort(key=lambda r: r[0], reverse=True)
-    while results:
-        index, tally = results.pop()
-        if index in failed:
-            continue
-        if merged[index] is None:
-            merged[index] = tally
-        else:
-            merged[index].merge(tally)
-        del tally
+    failed: set[int] = set()
+
+    def absorb(results: list[tuple[int, Any]]) -> None:
+        """Fold a range's counts into its file's tally at once (the first range becomes it)."""
+        for index, tally in results:
+            if tally is None:
+                failed.add(index)
+            elif merged[index] is None:
+                merged[index] = tally
+            else:
+                merged[index].merge(tally)
+
+    if not split:
+        absorb(_run(tasks))
+    else:  # one task per range, so each result is small and merged as soon as it is back
+        own, others = tasks[::parts], [t for k, t in enumerate(tasks) if k % parts]
+        with ProcessPoolExecutor(parts - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_run, [task]) for task in others]
+            for task in own:
+                absorb(_run([task]))
+            while futures:
+                absorb(futures.pop(0).result())
     for index in sorted(failed):
         path, new_tally = jobs[index]
         merged[index] = _serial(path, fmts[index], new_tally)

@@ -557,7 +557,10 @@ def _notes(baseline: Window, post: Window, route: str) -> list[Reason]:
 
 
 PARALLEL_FINISH_ROWS = 200_000
-"""Windows with at least this many rows each are finished (distinct counts) in two processes."""
+PARALLEL_FINISH_MAX_ROWS = 1_000_000
+"""Windows with at least ``PARALLEL_FINISH_ROWS`` rows each are finished (distinct counts) in two
+processes, up to ``PARALLEL_FINISH_MAX_ROWS``: beyond, the forked process would add the post
+window's id arrays (12 bytes per row) to the process tree's resident memory."""
 _FINISHING: tuple[Any, ...] = ()
 
 
@@ -574,7 +577,8 @@ def _finish_both(counts: Sequence[ColumnTally], criteria: Criteria, spans: tuple
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    if (min(c.rows for c in counts) < PARALLEL_FINISH_ROWS or (os.cpu_count() or 1) < 2
+    if (not PARALLEL_FINISH_ROWS <= min(c.rows for c in counts) <= PARALLEL_FINISH_MAX_ROWS
+            or (os.cpu_count() or 1) < 2
             or "fork" not in multiprocessing.get_all_start_methods()):
         return (window_of(counts[0], criteria, spans[0], names[0]),
                 window_of(counts[1], criteria, spans[1], names[1]))
