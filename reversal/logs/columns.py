@@ -110,22 +110,15 @@ _FIELDS = tuple(map(attrgetter, ("request_path", "response_status_code", "reques
 _RECORD = attrgetter("route", "status", "request_id", "ts_ms", "duration_ms", "message", "level")
 
 
-def _positive(value: object) -> int | None:
-    return value if value.__class__ is int and value > 0 else None  # type: ignore[operator]
+_POSITIVE: dict[object, int | None] = {}
 
 
-def _normalize(raw: list, rule: dict) -> list:
-    """Statuses through a per-rule cache: one Python call per distinct value, not per row."""
-    fill = rule.pop("rule")
-    try:
-        for value in set(raw).difference(rule):
-            rule[value] = fill(value)
-        return list(map(rule.__getitem__, raw))
-    finally:
-        rule["rule"] = fill
-
-
-_POSITIVE_STATUS: dict = {"rule": _positive}
+def _positive_statuses(raw: list) -> list:
+    """Statuses where 0, -1 or none mean blank (``None``), through a cache: one Python call per
+    distinct value, not per row."""
+    for value in set(raw).difference(_POSITIVE):
+        _POSITIVE[value] = value if value.__class__ is int and value > 0 else None  # type: ignore[operator]
+    return list(map(_POSITIVE.__getitem__, raw))
 
 
 def _transpose(rows: list[tuple]) -> Columns:
@@ -161,7 +154,7 @@ def _expanded(rows: list, paths: list, statuses: list, ids: list, ts: list, line
 
 
 def cli_columns(rows: list[_CliRow]) -> Columns:
-    statuses = _normalize([r.response_status_code for r in rows], _POSITIVE_STATUS)
+    statuses = _positive_statuses([r.response_status_code for r in rows])
     lines = [r.logs or (_Line(r.level, r.message),) for r in rows]
     return _expanded(rows, [r.request_path for r in rows], statuses, [r.id for r in rows],
                      [r.timestamp for r in rows], lines)
@@ -177,7 +170,7 @@ def _ms(value: dt.datetime | int | float) -> int:
 
 def page_columns(pages: list[_Page]) -> Columns:
     rows = list(chain.from_iterable(p.rows for p in pages))
-    statuses = _normalize([r.status_code for r in rows], _POSITIVE_STATUS)
+    statuses = _positive_statuses([r.status_code for r in rows])
     return _expanded(rows, [r.request_path or "/" for r in rows], statuses, [r.request_id for r in rows],
                      [_ms(r.timestamp) for r in rows], [r.logs or _NO_LINE for r in rows])
 

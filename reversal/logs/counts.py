@@ -1,19 +1,21 @@
-"""The one tally behind ``attribute``, ``compare`` and discovery's inputs: columns in, counts out.
+"""The one tally behind ``attribute`` and ``compare``: columns in, counts out.
 
 Per batch, each row's *shape* (raw path, status, message, level) becomes a small int code
 with one dict lookup; everything else about a shape (its route, its signature matches, its
-status bucket) is computed once, when the shape is first seen. Rows are then counted by code
-with ``Counter`` over ints, so the Python work per row is a handful of C-level calls.
+status bucket) is computed once, when the shape is first seen. Rows are then counted by
+(code, duration) or (code, minute) with one ``Counter`` update, so the Python work per row is
+a handful of C-level calls.
 
-Distinct requests are exact up to hash collisions, in bounded memory: each request id is kept
+Distinct requests are exact up to hash collisions, in compact memory: each request id is kept
 as its 64-bit ``hash()`` (SipHash-1-3, keyed per process; forked workers share the key) in an
 ``array('q')`` per (route, status, signatures) group and bucket (the hash's low 6 bits): 8
 bytes per row that carries an id, plus 4 for its minute when ``compare`` needs the minute
-of a request's first failure. Counting sorts nothing: one bucket at a time (1/64 of the ids)
-goes through a ``set``. Two distinct ids share a hash with probability 2^-64; among n
-distinct ids the chance of any collision is at most n^2 / 2^65: 2.7e-8 at 1M ids, 2.7e-6 at
-10M. Memory does not depend on how many distinct messages or paths there are beyond the
-caches, which are cleared at ``CACHE_LIMIT`` entries.
+of a request's first failure. A distinct count takes one bucket at a time (1/64 of the ids)
+through a ``set``; only a request with several rows needs a sort, for its first minute. Two
+distinct ids share a hash with probability 2^-64; among n distinct ids the chance of any
+collision is at most n^2 / 2^65: 2.7e-8 at 1M ids, 2.7e-6 at 10M. Beyond the ids, memory
+depends on the distinct shapes, durations and minutes, not on the rows; the caches of shapes,
+paths and messages are cleared at ``CACHE_LIMIT`` entries.
 """
 
 from __future__ import annotations
