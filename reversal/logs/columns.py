@@ -104,7 +104,10 @@ class _Page(msgspec.Struct, rename="camel", gc=False):
 
 
 _NO_LINE = (_Line(),)
-_MESSAGE, _LEVEL = attrgetter("message"), attrgetter("level")
+_MESSAGE, _LEVEL, _DURATION = attrgetter("message"), attrgetter("level"), attrgetter("duration_ms")
+_PATH, _ID, _TIMESTAMP = attrgetter("request_path"), attrgetter("id"), attrgetter("timestamp")
+_CLI_STATUS, _STATUS, _REQUEST_ID = (attrgetter("response_status_code"), attrgetter("status_code"),
+                                     attrgetter("request_id"))
 _FIELDS = tuple(map(attrgetter, ("request_path", "response_status_code", "request_id", "timestamp_in_ms",
                                   "duration_ms", "message", "level")))
 _RECORD = attrgetter("route", "status", "request_id", "ts_ms", "duration_ms", "message", "level")
@@ -142,7 +145,7 @@ def record_columns(records: Iterable[LogRecord], size: int = 20_000) -> Iterator
 def _expanded(rows: list, paths: list, statuses: list, ids: list, ts: list, lines: list) -> Columns:
     """One row per log line of each request (``lines``: its log lines, or the one line that
     stands for a request that logged nothing), like the readers."""
-    duration = [r.duration_ms for r in rows]
+    duration = list(map(_DURATION, rows))
     flat = list(chain.from_iterable(lines))
     if len(flat) != len(rows):  # some request logged several lines: repeat its fields per line
         counts = list(map(len, lines))
@@ -154,10 +157,10 @@ def _expanded(rows: list, paths: list, statuses: list, ids: list, ts: list, line
 
 
 def cli_columns(rows: list[_CliRow]) -> Columns:
-    statuses = _positive_statuses([r.response_status_code for r in rows])
+    statuses = _positive_statuses(list(map(_CLI_STATUS, rows)))
     lines = [r.logs or (_Line(r.level, r.message),) for r in rows]
-    return _expanded(rows, [r.request_path for r in rows], statuses, [r.id for r in rows],
-                     [r.timestamp for r in rows], lines)
+    return _expanded(rows, list(map(_PATH, rows)), statuses, list(map(_ID, rows)),
+                     list(map(_TIMESTAMP, rows)), lines)
 
 
 def _ms(value: dt.datetime | int | float) -> int:
@@ -170,8 +173,8 @@ def _ms(value: dt.datetime | int | float) -> int:
 
 def page_columns(pages: list[_Page]) -> Columns:
     rows = list(chain.from_iterable(p.rows for p in pages))
-    statuses = _positive_statuses([r.status_code for r in rows])
-    return _expanded(rows, [r.request_path or "/" for r in rows], statuses, [r.request_id for r in rows],
+    statuses = _positive_statuses(list(map(_STATUS, rows)))
+    return _expanded(rows, [r.request_path or "/" for r in rows], statuses, list(map(_REQUEST_ID, rows)),
                      [_ms(r.timestamp) for r in rows], [r.logs or _NO_LINE for r in rows])
 
 
