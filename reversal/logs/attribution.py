@@ -33,7 +33,10 @@ PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 """Exports at least this large are tallied by several processes."""
 MAX_WORKERS = 4
 RANGES_PER_WORKER = 2
-"""Ranges per worker and file: smaller ranges keep each worker's counts (sent back pickled) small."""
+RANGE_BYTES = 256 * 1024 * 1024
+"""A file is cut into at least ``RANGES_PER_WORKER`` ranges per process and ranges of at most
+about ``RANGE_BYTES``: each range's counts are sent back pickled, so small ranges keep that
+transient copy small whatever the file size."""
 _MATCH_CACHE_LIMIT = 100_000
 
 
@@ -379,7 +382,7 @@ def tally_jobs(jobs: Sequence[tuple[Path, Callable[[], AnyTally]]]) -> list[AnyT
         pieces = [(0, None)]
         if (can_fork and path.stat().st_size >= PARALLEL_MIN_BYTES
                 and not (fmt == "request-logs" and one_page(path))):
-            pieces = ranges(path, fmt, parts * RANGES_PER_WORKER)
+            pieces = ranges(path, fmt, max(parts * RANGES_PER_WORKER, path.stat().st_size // RANGE_BYTES))
             split = split or len(pieces) > 1
         tasks += [(index, path, fmt, start, stop, new_tally) for start, stop in pieces]
     merged: list[Any] = [None] * len(jobs)
