@@ -185,7 +185,6 @@ def run_compare(
 
     from reversal.config import load_config
     from reversal.logs.compare import DEFAULT_GATE, DEFAULT_STATUSES, compare, render_markdown
-    from reversal.logs.readers import read_records
 
     config = load_config(config_path)
     catalogue = config.catalogue()
@@ -201,8 +200,8 @@ def run_compare(
     metas = {name: _resolve_meta(path, given) for name, path, given in
              (("baseline", baseline, baseline_meta), ("post", post, post_meta))}
     comparison = compare(
-        read_records(baseline),
-        read_records(post),
+        baseline,
+        post,
         catalogue=catalogue,
         route=target_route,
         statuses=_parse_statuses(statuses) if statuses else (

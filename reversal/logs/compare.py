@@ -1,6 +1,7 @@
 """Baseline vs post window: deltas, rates, per-minute series, bursts, barometers, verdict.
 
-Pure: records in, a ``Comparison`` out. Windows may differ in length, so every comparison is
+Pure: records (or two log files, read on the fast path) in, a ``Comparison``
+out. Windows may differ in length, so every comparison is
 by rate per minute over the window's span (the capture's meta span when there is one, else
 first..last record rounded out to whole minutes). Counts exist in rows and in distinct
 ``request_id``s; the verdict uses distinct requests when every failing row carries an id
@@ -17,10 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from reversal.errors import EXIT_FAIL, EXIT_OK, EXIT_WAITING, InputError
 from reversal.logs.assess import Assessment, Counts, Measurements, Reason, assess, fmt_p, verdict_of
@@ -29,6 +30,9 @@ from reversal.logs.model import LogRecord
 from reversal.logs.signatures import Catalogue
 from reversal.logs.stats import p_value_rise
 from reversal.playbooks import Burst, Gate
+
+if TYPE_CHECKING:
+    from reversal.logs.counts import ColumnTally
 
 MINUTE_MS = 60_000
 _MATCH_CACHE = 100_000  # distinct messages whose signature matches are remembered
@@ -112,12 +116,18 @@ class Criteria:
     catalogue: Catalogue
 
     def target_failure(self, record: LogRecord, names: Sequence[str]) -> bool:
-        return record.status in self.statuses or any(n in self.signatures for n in names)
+        return self.target_fails(record.status, names)
+
+    def target_fails(self, status: int | None, names: Sequence[str] | None) -> bool:
+        return status in self.statuses or any(n in self.signatures for n in names or ())
 
     @staticmethod
     def route_failure(record: LogRecord, names: Sequence[str]) -> bool:
         """Barometers and controls fail on any 5xx, a blank status, or any catalogued signature."""
-        status = record.status
+        return Criteria.route_fails(record.status, names)
+
+    @staticmethod
+    def route_fails(status: int | None, names: Sequence[str] | None) -> bool:
         return status is None or status >= 500 or bool(names)
 
 
@@ -141,25 +151,7 @@ class Events:
         return self.requests_by_minute if unit == "requests" else self.rows_by_minute
 
 
-class _EventTally:
-    def __init__(self) -> None:
-        self.rows = 0
-        self.rows_without_id = 0
-        self.rows_by_minute: Counter[int] = Counter()
-        self.first_seen: dict[str, int] = {}
-
-    def add(self, record: LogRecord) -> None:
-        self.rows += 1
-        self.rows_by_minute[record.ts_ms // MINUTE_MS * MINUTE_MS] += 1
-        if not record.request_id:
-            self.rows_without_id += 1
-        elif record.ts_ms < self.first_seen.get(record.request_id, record.ts_ms + 1):
-            self.first_seen[record.request_id] = record.ts_ms
-
-    def freeze(self) -> Events:
-        per_minute = Counter(ts // MINUTE_MS * MINUTE_MS for ts in self.first_seen.values())
-        return Events(self.rows, len(self.first_seen), self.rows_without_id,
-                      dict(self.rows_by_minute), dict(per_minute))
+NO_EVENTS = Events(0, 0, 0, {}, {})
 
 
 @dataclass(frozen=True)
@@ -182,11 +174,19 @@ class Window:
     failures: Mapping[str, Events]
 
     def route_failures(self, route: str) -> Events:
-        return self.failures.get(route) or _EventTally().freeze()
+        return self.failures.get(route) or NO_EVENTS
 
     def route_rows(self, route: str) -> int:
         cell = self.table.get((route, "all"))
         return cell.rows if cell else 0
+
+
+def window_counts(criteria: Criteria, span: Span | None) -> ColumnTally:
+    """A fresh tally of one window: per-minute keys, ids with their timestamps, ``span`` kept."""
+    from reversal.logs.counts import ColumnTally
+
+    bounds = None if span is None else (span.since_ms, span.until_ms)
+    return ColumnTally(criteria.catalogue, by_minute=True, span=bounds)
 
 
 def build_window(
@@ -196,68 +196,60 @@ def build_window(
 
     ``name`` labels the window in errors (the command passes the file path).
     """
-    rows = outside = 0
-    first = last = None
-    row_counts: Counter[tuple[str, str]] = Counter()
-    request_ids: dict[tuple[str, str], set[str]] = {}
-    target = _EventTally()
-    failures: dict[str, _EventTally] = {}
-    # Messages repeat (the same timeout, the same Prisma error): match each distinct one once.
-    matches: dict[str, tuple[str, ...]] = {}
-    key_sets: dict[tuple[str, int | None, tuple[str, ...]], tuple[tuple[str, str], ...]] = {}
+    counts = window_counts(criteria, span)
+    counts.add_records(records)
+    return window_of(counts, criteria, span, name)
 
-    for record in records:
-        ts = record.ts_ms
-        if span is not None and not span.contains(ts):
-            outside += 1
-            continue
-        rows += 1
-        if first is None or ts < first:
-            first = ts
-        if last is None or ts > last:
-            last = ts
-        message = record.message
-        names = matches.get(message)
-        if names is None:
-            names = tuple(criteria.catalogue.match(message))
-            if len(matches) < _MATCH_CACHE:
-                matches[message] = names
-        route, rid = record.route, record.request_id
-        shape = (route, record.status, names)
-        keys = key_sets.get(shape)
-        if keys is None:
-            keys = key_sets[shape] = (
-                (route, "all"), (route, f"status:{status_key(record.status)}"),
-                *((route, f"signature:{n}") for n in names),
-            )
-        for key in keys:
-            row_counts[key] += 1
-            if rid:
-                ids = request_ids.get(key)
-                if ids is None:
-                    ids = request_ids[key] = set()
-                ids.add(rid)
-        if route == criteria.route and criteria.target_failure(record, names):
-            target.add(record)
-        if criteria.route_failure(record, names):
-            tally = failures.get(route)
-            if tally is None:
-                tally = failures[route] = _EventTally()
-            tally.add(record)
+
+def _events(counts: ColumnTally, select: Callable[[str, Any, Any], bool]) -> Events:
+    """Failure events of the rows ``select`` keeps: a request counts once, in the minute of its
+    first failing row."""
+    rows = without_id = 0
+    by_minute: Counter[int] = Counter()
+    for (route, status, names, has_id, minute), n in counts.kinds():
+        if select(route, status, names):
+            rows += n
+            by_minute[minute * MINUTE_MS] += n
+            if not has_id:
+                without_id += n
+    requests, first_minutes = counts.first_seen_minutes(select)
+    return Events(rows, requests, without_id, dict(by_minute), dict(first_minutes))
+
+
+def window_of(counts: ColumnTally, criteria: Criteria, span: Span | None, name: str) -> Window:
+    """The ``Window`` of a window's counts: the table, the target's and every route's failures."""
     if span is None:
+        first, last = counts.first_ts, counts.last_ts
         if first is None or last is None:
             raise InputError(
                 f"{name}: the window holds no records, so its span cannot be inferred; give "
                 "the capture's meta file (window.since_ms / window.until_ms)."
             )
         span = Span(first // MINUTE_MS * MINUTE_MS, (last // MINUTE_MS + 1) * MINUTE_MS, "records")
+    rows: Counter[tuple[str, str]] = Counter()
+    members: dict[tuple[str, str], Callable[[str, Any, Any], bool]] = {}
+    failing: set[str] = set()
+    for (route, status, names, _has_id, _minute), n in counts.kinds():
+        keys = [(route, "all"), (route, f"status:{status_key(status)}"),
+                *((route, f"signature:{x}") for x in names or ())]
+        for key in keys:
+            rows[key] += n
+        members.setdefault((route, "all"), lambda r, _s, _n, route=route: r == route)
+        members.setdefault(keys[1], lambda r, s, _n, route=route, status=status: r == route and s == status)
+        for key, x in zip(keys[2:], names or (), strict=True):
+            members.setdefault(key, lambda r, _s, n, route=route, x=x: r == route and x in (n or ()))
+        if criteria.route_fails(status, names):
+            failing.add(route)
+    target = criteria.route
     return Window(
         span=span,
-        rows=rows,
-        rows_outside_span=outside,
-        table={key: Cell(n, len(request_ids.get(key, ()))) for key, n in row_counts.items()},
-        target=target.freeze(),
-        failures={route: tally.freeze() for route, tally in failures.items()},
+        rows=counts.rows,
+        rows_outside_span=counts.outside,
+        table={key: Cell(n, distinct) for (key, n), distinct in
+               zip(rows.items(), counts.distinct_many([members[key] for key in rows]), strict=True)},
+        target=_events(counts, lambda r, s, n: r == target and criteria.target_fails(s, n)),
+        failures={route: _events(counts, lambda r, s, n, route=route: r == route
+                                 and criteria.route_fails(s, n)) for route in sorted(failing)},
     )
 
 
@@ -533,7 +525,7 @@ def _per_minute(events: Events, unit: Unit, span: Span) -> tuple[int, ...]:
 def measure(baseline: Window, post: Window, unit: Unit, controls: Sequence[str]) -> Measurements:
     """The measurements the verdict's statistics use: per-minute failure counts of the target
     (in ``unit``) and of each control (in its own unit) in both windows."""
-    def counts(base: Events, after: Events, unit: Unit) -> Counts:
+    def counts(base: Events, after: Events, unit: Unit) -> ColumnTally:
         return Counts(_per_minute(base, unit, baseline.span), _per_minute(after, unit, post.span))
 
     control_counts = {}
@@ -564,9 +556,63 @@ def _notes(baseline: Window, post: Window, route: str) -> list[Reason]:
     return notes
 
 
+PARALLEL_FINISH_ROWS = 200_000
+PARALLEL_FINISH_MAX_ROWS = 1_000_000
+"""Windows with at least ``PARALLEL_FINISH_ROWS`` rows each are finished (distinct counts) in two
+processes, up to ``PARALLEL_FINISH_MAX_ROWS``: beyond, the forked process would add the post
+window's id arrays (12 bytes per row) to the process tree's resident memory."""
+_FINISHING: tuple[Any, ...] = ()
+
+
+def _finish_post() -> Window:
+    return window_of(*_FINISHING)
+
+
+def _finish_both(counts: Sequence[ColumnTally], criteria: Criteria, spans: tuple[Span | None, Span | None],
+                 names: tuple[str, str]) -> tuple[Window, Window]:
+    """Both windows' ``window_of``; large ones at the same time, the post window's in a forked
+    process that inherits its tally (``_FINISHING``) instead of receiving it pickled."""
+    global _FINISHING
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    if (not PARALLEL_FINISH_ROWS <= min(c.rows for c in counts) <= PARALLEL_FINISH_MAX_ROWS
+            or (os.cpu_count() or 1) < 2
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return (window_of(counts[0], criteria, spans[0], names[0]),
+                window_of(counts[1], criteria, spans[1], names[1]))
+    _FINISHING = (counts[1], criteria, spans[1], names[1])
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+            post = pool.submit(_finish_post)
+            return window_of(counts[0], criteria, spans[0], names[0]), post.result()
+    finally:
+        _FINISHING = ()
+
+
+def _windows(baseline: Path | Iterable[LogRecord], post: Path | Iterable[LogRecord], criteria: Criteria,
+             spans: tuple[Span | None, Span | None], names: tuple[str, str]) -> tuple[Window, Window]:
+    """Both windows tallied; two files go through the fast path together (their byte ranges
+    shared by the same forked workers as ``attribute``'s)."""
+    if isinstance(baseline, Path) and isinstance(post, Path):
+        from functools import partial
+
+        from reversal.logs.attribution import tally_jobs
+
+        counts = tally_jobs([(path, partial(window_counts, criteria, span))
+                             for path, span in zip((baseline, post), spans, strict=True)])
+        return _finish_both(counts, criteria, spans, names)
+    from reversal.logs.readers import read_records
+
+    records = [read_records(w) if isinstance(w, Path) else w for w in (baseline, post)]
+    return (build_window(records[0], criteria, spans[0], names[0]),
+            build_window(records[1], criteria, spans[1], names[1]))
+
+
 def compare(
-    baseline: Iterable[LogRecord],
-    post: Iterable[LogRecord],
+    baseline: Path | Iterable[LogRecord],
+    post: Path | Iterable[LogRecord],
     *,
     catalogue: Catalogue,
     route: str,
@@ -577,7 +623,8 @@ def compare(
     post_span: Span | None = None,
     names: tuple[str, str] = ("baseline", "post"),
 ) -> Comparison:
-    """Compare the two windows for ``route`` and decide PASS / FAIL / INCONCLUSIVE.
+    """Compare the two windows (log files, or streams of records) for ``route`` and decide
+    PASS / FAIL / INCONCLUSIVE.
 
     ``names`` label the two windows in error messages (the command passes the file paths).
     """
@@ -588,8 +635,7 @@ def compare(
             "under 'signatures:' in reversal.yaml)."
         )
     criteria = Criteria(route, tuple(statuses), tuple(signatures), catalogue)
-    base_window = build_window(baseline, criteria, baseline_span, names[0])
-    post_window = build_window(post, criteria, post_span, names[1])
+    base_window, post_window = _windows(baseline, post, criteria, (baseline_span, post_span), names)
 
     unit = _unit(base_window.target, post_window.target)
     base = _side(base_window.target, unit, base_window.span)

@@ -111,6 +111,10 @@ class DiscoveryTally(Tally):
                 stats[_UNCOVERED] += 1
         self.rows += count
 
+    def add_columns(self, columns: Any) -> None:
+        """The fast path's columns, row by row (``tuple`` of a row tuple is the row itself)."""
+        self._consume(zip(*columns, strict=True), tuple)
+
     def merge(self, other: Tally) -> None:
         assert isinstance(other, DiscoveryTally)
         self.rows += other.rows

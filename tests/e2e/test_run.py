@@ -37,7 +37,12 @@ def test_response_timing_passes_with_the_full_evidence_packet(tmp_path):
     timeline = (folder / "timeline.md").read_text()
     assert "Verdict PASS" in timeline and "CRON_RESPONSE_TIMING_USE_INNGEST=true" in timeline
     state = state_of(folder)
-    assert [e["phase"] for e in state["journal"]] == ["intent", "done", "intent", "done"]
+    effects = [(e["effect"], e["phase"]) for e in state["journal"] if e["effect"] in ("flag:on", "deploy:on")]
+    assert effects == [("flag:on", "intent"), ("flag:on", "done"),
+                       ("deploy:on", "intent"), ("deploy:on", "done")]
+    # the flip's own write (production has its own record in the sandbox: an edit, no split)
+    writes = [e for e in state["journal"] if e["effect"] == "flag:on:write"]
+    assert [(e["phase"], e["step"]) for e in writes] == [("intent", "edit"), ("done", "edit")]
     probe = json.loads(next(folder.glob("probe-*")).read_text())
     assert probe["status"] == 202 and probe["unauthorizedStatus"] == 401
     compare = json.loads(next(folder.glob("compare-*.json")).read_text())

@@ -135,7 +135,7 @@ def test_every_packet_has_a_self_contained_report_with_charts(campaign, capsys):
             assert digest in dom
     timeline = (rolled_back / "timeline.md").read_text()
     assert "- Run by: " in timeline and ", reversal " in timeline and "- Platform: project `prj_" in timeline
-    assert "- Deployed commit: `5f3c9e1a" in timeline
+    assert "- Deployed commit: `9f3c2a1e" in timeline
     assert "- Clock: times below are UTC, simulated: sandbox clock x600" in timeline
     assert "- Rollback reason: verdict FAIL" in timeline and "- [rollback-check] " in timeline
     log = [json.loads(line) for line in (rolled_back / "run.log").read_text().splitlines()]
@@ -145,7 +145,7 @@ def test_every_packet_has_a_self_contained_report_with_charts(campaign, capsys):
     rb = (rolled_back / "report.html").read_text()
     assert 'class="series series-rollback"' in rb and 'id="rollback-check"' in rb
     assert "https://vercel.com/team_" in rb  # each deployment links to its dashboard page
-    assert "5f3c9e1a7b2d" in rb  # the deployed commit from the deployment's meta
+    assert "9f3c2a1e5b7d" in rb  # the deployed commit from the deployment's meta
 
 
 def test_index_lists_slices_in_playbook_order_with_links(campaign, capsys):

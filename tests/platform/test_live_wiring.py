@@ -59,9 +59,9 @@ def test_live_production_and_a_production_only_flip(fake, tmp_path):
                                        "verification": "read-back"}
     assert not [r for r in fake.requests if r.method in ("PATCH", "POST")]  # a plan changes nothing
     production = platform.production()
-    assert (production["id"], production["readySubstate"]) == (live, "PROMOTED")
-    assert production["foundBy"] == "project production deployment"
+    assert (production.id, production.ready_substate) == (live, "PROMOTED")
+    assert production.found_by == "project production deployment"
     flip = platform.write_flag("F", "true", ("true", "false"))
-    assert flip["changed"] and flip["verification"] == "read-back" and flip["split"]["envId"] == shared
-    assert "key" not in flip  # the machine records the key itself
+    assert flip.changed and flip.verification == "read-back" and flip.record["split"]["envId"] == shared
+    assert "key" not in flip.record  # the machine records the key itself
     assert fake.value("F", "preview") == fake.value("F", "development") == "false"

@@ -1,0 +1,131 @@
+"""The fast path (batch decoding into columns, hashed ids, parallel byte ranges) gives exactly
+what the record readers give, for every format, for ``attribute`` and ``compare``."""
+
+import json
+import pickle
+from dataclasses import replace
+
+import pytest
+
+from reversal.errors import InputError
+from reversal.logs import attribution, counts
+from reversal.logs import compare as compare_module
+from reversal.logs.attribution import attribute, attribute_files
+from reversal.logs.columns import file_columns
+from reversal.logs.compare import Span, compare
+from reversal.logs.counts import ColumnTally
+from reversal.logs.model import LogRecord
+from reversal.logs.readers import detect_format, read_records
+from tests.logs.test_formats import BASE, CAT, FORMATS, MIN, POST, ROUTE, T0, write_all
+
+
+@pytest.fixture
+def parallel(monkeypatch):
+    """Every file is cut into byte ranges shared by forked workers."""
+    monkeypatch.setattr(attribution, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(attribution.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(compare_module, "PARALLEL_FINISH_ROWS", 0)
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_every_format_is_decoded_in_batches_without_falling_back(tmp_path, fmt):
+    path = write_all(tmp_path, "base", BASE)[fmt]
+    fast = [c for c in file_columns(path, detect_format(path), chunk_bytes=4096)]
+    assert len(fast) > 1  # several batches
+    assert sum(len(c.ts) for c in fast) == len(list(read_records(path)))
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_parallel_ranges_give_the_record_readers_matrix(tmp_path, parallel, fmt):
+    path = write_all(tmp_path, "base", BASE)[fmt]
+    fast = attribute_files([path], CAT)
+    assert replace(fast, inputs=()) == attribute(read_records(path), CAT)
+    assert fast.rows == len(list(read_records(path)))
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_compare_of_two_files_equals_compare_of_their_records(tmp_path, parallel, fmt):
+    base, post = write_all(tmp_path, "base", BASE)[fmt], write_all(tmp_path, "post", POST)[fmt]
+    # the spans cut some rows off each window: those are counted apart the same way
+    kw = dict(catalogue=CAT, route=ROUTE, statuses=(None, 500), signatures=("timeout_60s",),
+              baseline_span=Span(T0 + MIN, T0 + 29 * MIN, "meta"),
+              post_span=Span(T0 + 61 * MIN, T0 + 89 * MIN, "meta"))
+    fast = compare(base, post, **kw).to_json()
+    slow = compare(read_records(base), read_records(post), **kw).to_json()
+    assert fast == slow
+    assert fast["windows"]["baseline"]["rows_outside_span"] > 0
+
+
+def test_compare_infers_spans_from_the_files(tmp_path, parallel):
+    base, post = write_all(tmp_path, "base", BASE)["export"], write_all(tmp_path, "post", POST)["export"]
+    kw = dict(catalogue=CAT, route=ROUTE)
+    fast = compare(base, post, **kw).to_json()
+    assert fast == compare(read_records(base), read_records(post), **kw).to_json()
+
+
+def _records(n_requests: int, lines: int, routes: int = 3) -> list[LogRecord]:
+    return [LogRecord(T0 + i * 7 + k, f"/api/cron/r{i % routes}", 500 if i % 2 else None,
+                      message="Task timed out after 60 seconds" if k else "", request_id=f"id-{i}")
+            for i in range(n_requests) for k in range(lines)]
+
+
+def test_distinct_requests_are_exact_across_batches_routes_and_merges():
+    records = _records(5000, 3)
+    one = ColumnTally(CAT)
+    one.add_records(records)
+    halves = ColumnTally(CAT), ColumnTally(CAT)
+    halves[0].add_records(records[::2])
+    halves[1].add_records(records[1::2])
+    merged = pickle.loads(pickle.dumps(halves[0]))  # as a worker sends it back
+    merged.merge(pickle.loads(pickle.dumps(halves[1])))
+    for tally in (one, merged):
+        assert tally.distinct(lambda *_: True) == 5000
+        assert tally.distinct(lambda r, _s, _n: r == "/api/cron/r1") == len(range(1, 5000, 3))
+        assert tally.distinct(lambda _r, s, _n: s is None) == 2500
+        assert tally.distinct(lambda _r, _s, n: bool(n)) == 5000
+
+
+def test_ids_cost_eight_bytes_each_not_a_python_string():
+    small, large = ColumnTally(CAT), ColumnTally(CAT)
+    small.add_records(_records(1000, 1))
+    large.add_records(_records(21000, 1))
+    per_id = (len(pickle.dumps(large)) - len(pickle.dumps(small))) / 20000
+    assert per_id < 12  # a set of str ids costs ~60-100 bytes per id
+
+
+def test_first_failure_minute_of_a_request_is_its_earliest_row_whatever_the_order():
+    rows = [LogRecord(T0 + 5 * MIN, ROUTE, 500, request_id="a"),
+            LogRecord(T0 + MIN, ROUTE, 500, request_id="a"),
+            LogRecord(T0 + 3 * MIN, ROUTE, 500, request_id="b")]
+    tally = ColumnTally(CAT, by_minute=True)
+    tally.add_records(rows)
+    total, minutes = tally.first_seen_minutes(lambda *_: True)
+    assert (total, dict(minutes)) == (2, {T0 + MIN: 1, T0 + 3 * MIN: 1})
+
+
+def test_counts_stay_exact_when_the_caches_are_cleared(monkeypatch):
+    monkeypatch.setattr(counts, "CACHE_LIMIT", 7)
+    records = [LogRecord(T0 + i, f"/api/cron/x?run={i}", 500, message=f"boom {i % 50}",
+                         request_id=f"r{i % 400}") for i in range(3000)]
+    got = attribute(records, CAT)
+    monkeypatch.setattr(counts, "CACHE_LIMIT", 100_000)
+    assert got == attribute(records, CAT)
+    assert (got.rows, got.requests, [r.route for r in got.routes]) == (3000, 400, ["/api/cron/x"])
+
+
+def test_a_bad_line_in_a_parallel_range_is_reported_with_its_line_number(tmp_path, parallel):
+    path = write_all(tmp_path, "base", BASE)["runtime-logs"]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[-3] = json.dumps({"requestPath": "/x", "timestampInMs": "soon"})
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=rf"line {len(lines) - 2} .*timestampInMs"):
+        attribute_files([path], CAT)
+
+
+def test_an_empty_post_window_is_reported_from_the_parallel_finish(tmp_path, parallel):
+    base = write_all(tmp_path, "base", BASE)["export"]
+    post = tmp_path / "post.json"  # a Log Drain delivery with build logs only: no request rows
+    post.write_text(json.dumps([{"id": "b", "source": "build", "timestamp": T0, "message": "Build started"}]),
+                    encoding="utf-8")
+    with pytest.raises(InputError, match=rf"{post}: the window holds no records"):
+        compare(base, post, catalogue=CAT, route=ROUTE, names=(str(base), str(post)))
