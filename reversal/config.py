@@ -29,7 +29,7 @@ _SCHEMA: dict[str, str] = {
     "project_id": "text", "org_id": "text", "team_id": "text", "app_url": "url",
     "environment": "environment", "artifacts": "path", "playbooks_dir": "path",
     "secrets": "names", "signatures": "regexes", "env_file": "path", "database_url_env": "name",
-    "vercel_api": "url", "vercel_logs_api": "url", "inngest_api": "url",
+    "vercel_api": "url", "vercel_logs_api": "url", "inngest_api": "url", "gates": "gates",
 }
 _KNOWN_KEYS = frozenset(_SCHEMA)
 _ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -52,6 +52,7 @@ class Config:
     vercel_api: str = DEFAULT_API
     vercel_logs_api: str = DEFAULT_LOGS_API
     inngest_api: str = DEFAULT_INNGEST_API
+    gates: tuple = ()  # reversal.gates.Gate, run before every slice's first production change
     source: Path | None = None  # the reversal.yaml read, if any
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -113,6 +114,10 @@ def _check_setting(path: Path, key: str, kind: str, value: Any) -> None:
         if not isinstance(value, list) or not all(isinstance(v, str) and re.fullmatch(_ENV_NAME, v)
                                                   for v in value):
             raise fail("a list of env var names")
+    elif kind == "gates":
+        from reversal.gates import parse_gates
+
+        parse_gates(value, str(path))
     elif kind == "regexes":
         if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                   for k, v in value.items()):
@@ -211,6 +216,16 @@ def load_config(
         vercel_api=pick("REVERSAL_VERCEL_API", "vercel_api", DEFAULT_API),
         vercel_logs_api=pick("REVERSAL_VERCEL_LOGS_API", "vercel_logs_api", DEFAULT_LOGS_API),
         inngest_api=pick("REVERSAL_INNGEST_API", "inngest_api", DEFAULT_INNGEST_API),
+        gates=_gates(data.get("gates"), source),
         source=source,
         environ=environ,
     )
+
+
+def _gates(raw: Any, source: Path | None) -> tuple:
+    """``gates:`` parsed only when present, so ``reversal --help`` paths never import gates."""
+    if raw is None:
+        return ()
+    from reversal.gates import parse_gates
+
+    return parse_gates(raw, str(source or CONFIG_NAME))

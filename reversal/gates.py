@@ -97,9 +97,9 @@ def parse_gates(raw: Any, origin: str) -> tuple[Gate, ...]:
         if not isinstance(cwd, str) or not cwd:
             raise InputError(f"{where}.cwd: expected a folder relative to the app's checkout.")
         timeout = item.get("timeout", DEFAULT_TIMEOUT_S)
-        timeout_s = parse_duration(timeout) if isinstance(timeout, str | int | float) else None
-        if not timeout_s or timeout_s <= 0:
+        if not isinstance(timeout, str | int | float) or isinstance(timeout, bool):
             raise InputError(f"{where}.timeout: expected a positive duration like 10m (got {timeout!r}).")
+        timeout_s = parse_duration(timeout, f"{where}.timeout")
         env = item.get("env", {}) or {}
         if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str | int | float)
                                                  for k, v in env.items()):

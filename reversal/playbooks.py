@@ -30,7 +30,7 @@ BLANK = None  # a blank status in `target.statuses`, written `blank` in YAML
 # silently mean the default.
 SCHEMA: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
     "": "slice route kind priority after flag target probe durable window gate on_fail preflight "
-        "early_stop min_soak",
+        "early_stop min_soak gates break_glass_cron_change",
     "flag": "name on off",
     "target": "statuses signatures",
     "probe": "method auth dispatch inline",
@@ -142,6 +142,8 @@ class Playbook:
     must_be_off: tuple[str, ...] = ()  # flags preflight requires disabled
     early_stop: bool = True  # end the soak early when the sequential verdict is decisive
     min_soak_s: float | None = None  # never decide early before this (default: 10 min, 2 cron periods)
+    gates: tuple = ()  # reversal.gates.Gate: this slice's safety gates (merged over reversal.yaml's)
+    break_glass_cron_change: str | None = None  # the declared reason a cron schedule may change
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -370,7 +372,26 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
         must_be_off=preflight.strings("must_be_off", ()) if preflight else (),
         early_stop=f.get("early_stop", bool, "must be true or false", True),
         min_soak_s=f.duration("min_soak") if f.data.get("min_soak") is not None else None,
+        gates=_safety_gates(f.data.get("gates"), origin),
+        break_glass_cron_change=_break_glass(f),
     )
+
+
+def _safety_gates(raw: Any, origin: str) -> tuple:
+    if raw is None:
+        return ()
+    from reversal.gates import parse_gates
+
+    return parse_gates(raw, origin)
+
+
+def _break_glass(f: _Fields) -> str | None:
+    """``break_glass_cron_change: <reason>``: a reason, not a yes/no, so the evidence says why."""
+    reason = f.get("break_glass_cron_change", str, "must be the reason the slice changes a cron "
+                   "schedule (text)", None)
+    if reason is not None and not reason.strip():
+        raise f.fail("break_glass_cron_change", "must be a non-empty reason")
+    return reason.strip() if reason else None
 
 
 def _secret_like(name: str) -> bool:

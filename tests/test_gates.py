@@ -118,3 +118,81 @@ def test_app_commit_is_head_of_a_clean_checkout_only(tmp_path):
     assert app_commit(Path(tmp_path)) == head
     (tmp_path / "f").write_text("changed")
     assert app_commit(tmp_path) is None
+
+
+def test_gates_in_reversal_yaml_are_parsed_and_checked(tmp_path):
+    from reversal.config import load_config
+
+    (tmp_path / "reversal.yaml").write_text("gates:\n  - {name: lint, run: npm run lint, timeout: 5m}\n")
+    [gate] = load_config(environ={}, cwd=tmp_path).gates
+    assert (gate.name, gate.run, gate.timeout_s) == ("lint", "npm run lint", 300.0)
+    (tmp_path / "reversal.yaml").write_text("gates:\n  - {name: lint}\n")
+    with pytest.raises(InputError, match=r"reversal\.yaml: gates\[0\]\.run"):
+        load_config(environ={}, cwd=tmp_path)
+    (tmp_path / "reversal.yaml").write_text("gates: npm test\n")
+    with pytest.raises(InputError, match="field 'gates' must be a list"):
+        load_config(environ={}, cwd=tmp_path)
+
+
+def test_a_playbook_declares_its_gates_and_a_cron_break_glass_reason():
+    import yaml
+
+    from reversal.playbooks import BUILTIN_DIR, parse_playbook
+
+    doc = yaml.safe_load((BUILTIN_DIR / "response-timing.yaml").read_text())
+    plain = parse_playbook(doc, "x.yaml")
+    assert plain.gates == () and plain.break_glass_cron_change is None
+    book = parse_playbook({**doc, "gates": [{"name": "replay", "run": "npm run replay"}],
+                           "break_glass_cron_change": " moving the schedule to Inngest "}, "x.yaml")
+    assert [g.name for g in book.gates] == ["replay"]
+    assert book.break_glass_cron_change == "moving the schedule to Inngest"
+    with pytest.raises(InputError, match=r"x\.yaml: field 'break_glass_cron_change'"):
+        parse_playbook({**doc, "break_glass_cron_change": True}, "x.yaml")
+    with pytest.raises(InputError, match=r"x\.yaml: gates\[0\]: unknown field"):
+        parse_playbook({**doc, "gates": [{"name": "a", "run": "true", "shell": "bash"}]}, "x.yaml")
+
+
+def test_init_scaffolds_commented_gate_examples_that_parse_once_uncommented(tmp_path):
+    import re
+
+    from reversal.commands.init import init
+    from reversal.config import load_config
+
+    init(tmp_path, force=False)
+    text = (tmp_path / "reversal.yaml").read_text()
+    assert load_config(environ={}, cwd=tmp_path).gates == ()  # commented out by default
+    uncommented = re.sub(r"^# (gates:|  [- ] )", r"\1", text, flags=re.M)
+    (tmp_path / "reversal.yaml").write_text(uncommented)
+    gates = load_config(environ={}, cwd=tmp_path).gates
+    assert [g.name for g in gates] == ["lint", "build", "test", "replay"]
+    assert gates[3].env == {"JUDGE_PROMPT_KEY": "replay-v3"}
+
+
+def test_next_eligible_follows_playbook_order_and_after():
+    from reversal.commands.run import next_eligible
+    from reversal.playbooks import load_playbooks, order
+
+    books = load_playbooks(None)
+    p0 = [s for s in order(books) if books[s].priority == "P0"]
+    assert next_eligible(books, set()) == p0[0]
+    assert next_eligible(books, set(p0[:2])) == p0[2]
+    after_p0 = next_eligible(books, set(p0))
+    assert books[after_p0].priority == "P1" and set(books[after_p0].after) <= set(p0)
+    assert next_eligible(books, set(books)) is None
+
+
+def test_skip_gate_needs_a_reason_and_a_known_gate(tmp_path):
+    from reversal.commands.run import _skips
+    from reversal.config import load_config
+    from reversal.playbooks import load_playbooks
+
+    (tmp_path / "reversal.yaml").write_text("gates:\n  - {name: lint, run: npm run lint}\n")
+    config, books = load_config(environ={}, cwd=tmp_path), load_playbooks(None)
+    assert _skips(("lint",), " incident 42 ", books, config) == {"lint": "incident 42"}
+    assert _skips((), None, books, config) == {}
+    with pytest.raises(InputError, match="needs --reason"):
+        _skips(("lint",), None, books, config)
+    with pytest.raises(InputError, match=r"--skip-gate replay: no such gate; the gates are lint"):
+        _skips(("replay",), "x", books, config)
+    with pytest.raises(InputError, match="give the gate to skip"):
+        _skips((), "why", books, config)

@@ -113,11 +113,13 @@ def test_unknown_fields_suggest_the_known_one():
 
 def test_the_schema_table_admits_every_builtin():
     """The schema table and the built-in playbooks agree: every section a builtin uses is known,
-    and every top-level key of the table is used by some builtin."""
+    and every top-level key of the table is used by some builtin (but the optional ones no
+    built-in needs: project-specific safety gates, cron break-glass, early-stop tuning)."""
     from reversal.playbooks import SCHEMA
 
     books = [yaml.safe_load(p.read_text()) for p in BUILTIN_DIR.glob("*.yaml")]
-    assert set(SCHEMA[""]) == {k for b in books for k in b}
+    optional = {"gates", "break_glass_cron_change", "early_stop", "min_soak"}
+    assert set(SCHEMA[""]) - optional == {k for b in books for k in b}
 
 
 def test_duplicate_keys_are_refused(tmp_path: Path):

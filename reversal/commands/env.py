@@ -71,7 +71,7 @@ def run_audit(*, keys: tuple[str, ...], as_json: bool, out: Path | None, config_
 
 @click.group("env")
 def command() -> None:
-    """Environment hygiene: audit flags and secrets without showing values."""
+    """Environment hygiene: audit and fix flags and secrets without showing values."""
 
 
 @command.command("audit")
@@ -86,3 +86,21 @@ def audit_command(keys, as_json, out, config_path) -> int:
     KEYS default to the configured secrets plus every playbook flag. Exits 1 if any check fails.
     """
     return run_audit(keys=keys, as_json=as_json, out=out, config_path=config_path)
+
+
+@command.command("fix")
+@click.argument("keys", nargs=-1)
+@click.option("--yes", is_flag=True, help="Do not ask before changing production.")
+@click.option("--redeploy", is_flag=True,
+              help="Redeploy even when nothing is trimmed (after re-entering a sensitive value).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def fix_command(keys, yes, redeploy, as_json, config_path) -> int:
+    """Trim whitespace-tainted production values, redeploy once, re-audit.
+
+    Readable flags and secrets are trimmed with a journaled write and an exact read-back;
+    sensitive ones get the exact steps to re-enter them. Exits 0 when the re-audit is clean.
+    """
+    from reversal.commands.envfix import run_fix
+
+    return run_fix(keys=keys, yes=yes, redeploy=redeploy, as_json=as_json, config_path=config_path)

@@ -20,6 +20,18 @@ secrets: [CRON_SECRET, INNGEST_SIGNING_KEY]
 # env_file: .env.production.local   # as 'vercel env pull' writes it, for probe secrets
 # signatures:                        # extend or override the built-in catalogue
 #   my_timeout: "Task timed out after 120 seconds"
+# Safety gates: run in the app's checkout (this folder) before every slice's first production
+# change; a failing gate stops the slice before anything changes. A playbook may add its own
+# 'gates:' (same name replaces this one). Break-glass: reversal run --skip-gate NAME --reason TEXT.
+# gates:
+#   - {{name: lint, run: npm run lint, timeout: 10m}}
+#   - {{name: build, run: npm run build, timeout: 20m}}
+#   - {{name: test, run: npm test, timeout: 20m}}
+#   - name: replay                   # the AI replay suite; its artifact path is in the evidence
+#     run: npm run replay -- --judge-prompt-key "$JUDGE_PROMPT_KEY"
+#     cwd: .
+#     timeout: 30m
+#     env: {{JUDGE_PROMPT_KEY: replay-v3}}
 """
 
 

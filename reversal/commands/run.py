@@ -36,75 +36,150 @@ def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
     }
 
 
-def run(config_path: Path | None, slice_name: str, *, window: str | None, source: str, yes: bool,
-        dry_run: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...], as_json: bool,
-        early_stop: bool = True) -> int:
-    from reversal.errors import InputError, StepFailed
-    from reversal.evidence.provenance import gather as gather_provenance
+def next_eligible(books, passed: set[str]) -> str | None:
+    """The first slice in playbook order that has not PASSed and whose ``after:`` all have."""
     from reversal.iteration.checks import missing_after
-    from reversal.iteration.machine import drive
+    from reversal.playbooks import order
+
+    return next((s for s in order(books) if s not in passed and not missing_after(books[s], passed)),
+                None)
+
+
+def _skips(skip_gates: tuple[str, ...], reason: str | None, books, config) -> dict[str, str]:
+    """``--skip-gate NAME --reason TEXT``: break-glass, only with a reason and a known gate."""
+    from reversal.errors import InputError
+    from reversal.gates import merge_gates
+
+    if not skip_gates:
+        if reason:
+            raise InputError("--reason is the reason for --skip-gate; give the gate to skip.")
+        return {}
+    if not reason or not reason.strip():
+        raise InputError("--skip-gate needs --reason TEXT: skipping a safety gate is break-glass, "
+                         "and the reason is recorded in the evidence.")
+    known = {g.name for b in books.values() for g in merge_gates(config.gates, b.gates)}
+    unknown = sorted(set(skip_gates) - known)
+    if unknown:
+        raise InputError(f"--skip-gate {', '.join(unknown)}: no such gate; the gates are "
+                         f"{', '.join(sorted(known)) or 'none (gates: in reversal.yaml or a playbook)'}.")
+    return {name: reason.strip() for name in skip_gates}
+
+
+def run(config_path: Path | None, slice_name: str | None, *, window: str | None, source: str, yes: bool,
+        dry_run: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...], as_json: bool,
+        pick: str | None = None, skip_gates: tuple[str, ...] = (), reason: str | None = None,
+        early_stop: bool = True) -> int:
+    """One slice (``--route``, or ``pick="next"``), or ``pick="all"``: the next eligible slice,
+    then the next, until one does not PASS or none is eligible."""
+    from reversal.errors import InputError
+    from reversal.iteration.machine import dumps
     from reversal.iteration.session import (
         EXIT_BY_STATUS,
         bounded_duration,
-        build_context,
-        latest_by_slice,
-        open_for,
         open_session,
         passed_slices,
         report,
         resolve_playbook,
+        summary,
     )
+
+    if (slice_name is None) == (pick is None):
+        raise InputError("give one of --route SLICE, --next or --all.")
+    window_s = bounded_duration("--window", window)  # bad: exit 2 before anything is touched
+    yes = yes or sandbox  # the in-process sandbox is nobody's production
+    with open_session(config_path, sandbox=sandbox, knobs=knobs) as session:
+        books = session.config.load_playbooks()
+        skips = _skips(skip_gates, reason, books, session.config)
+        if pick is None:
+            book, books = resolve_playbook(session.config, slice_name)
+            if dry_run:
+                return _dry_run(session, book, window_s or book.window_s, source, as_json=as_json)
+        elif dry_run:
+            raise InputError("--dry-run plans one slice: use it with --route.")
+        done = []
+        while True:
+            name = slice_name or next_eligible(books, passed_slices(session.store, session.identity))
+            if name is None:
+                break
+            state = _run_one(session, books[name] if pick else book, books, window=window,
+                             window_s=window_s, source=source, yes=yes, no_wait=no_wait,
+                             as_json=as_json, skips=skips, early_stop=early_stop)
+            done.append(state)
+            if pick != "all" or state.status != "passed":
+                break
+        if not done:
+            message = "nothing to run: every slice has PASSed or waits for one that has not"
+            if as_json:
+                click.echo(dumps({"ran": [], "next": None, "message": message}))
+            else:
+                click.echo(message + " ('reversal playbooks' shows the order and status).")
+            return 0
+        store = session.store
+        if pick == "all":
+            if as_json:
+                click.echo(dumps({"ran": [summary(s, store.folder(s.iteration)) for s in done]}))
+            else:
+                for state in done:
+                    report(state, store.folder(state.iteration), as_json=False)
+        else:
+            report(done[-1], store.folder(done[-1].iteration), as_json=as_json)
+        return EXIT_BY_STATUS[done[-1].status]
+
+
+def _run_one(session, book, books, *, window, window_s, source, yes, no_wait, as_json, skips,
+             early_stop):
+    """Start (or resume) one slice's iteration and drive it until it ends, waits or stops."""
+    from reversal.errors import InputError, StepFailed
+    from reversal.evidence.provenance import gather as gather_provenance
+    from reversal.iteration.checks import missing_after
+    from reversal.iteration.machine import drive
+    from reversal.iteration.session import build_context, latest_by_slice, open_for, passed_slices
     from reversal.iteration.state import IterationState
     from reversal.ui import UI
 
-    window_s = bounded_duration("--window", window)  # bad: exit 2 before anything is touched
-    yes = yes or sandbox  # the in-process sandbox is nobody's production
     ui = UI(quiet=as_json)
-    with open_session(config_path, sandbox=sandbox, knobs=knobs) as session:
-        book, books = resolve_playbook(session.config, slice_name)
-        window_s = window_s or book.window_s
-        if dry_run:
-            return _dry_run(session, book, window_s, source, as_json=as_json)
-        store, platform = session.store, session.identity
-        with session.exclusive(f"reversal run --route {slice_name} (pid {os.getpid()})"):
-            state = open_for(store, slice_name, platform)
-            latest = latest_by_slice(store, platform).get(slice_name)
-            if state is None and latest is not None and latest.status == "passed":
-                click.echo(f"{slice_name} already PASSed in {latest.iteration}; nothing to do "
-                           f"('reversal rollback --route {slice_name}' first to run it again).", err=True)
-                state = latest
-            elif state is None:
-                missing = missing_after(book, passed_slices(store, platform))
-                if missing:
-                    raise StepFailed(
-                        f"refused: slice {slice_name} ({book.priority}) runs only after "
-                        f"{', '.join(missing)} PASSed; run those first ('reversal playbooks' "
-                        "shows the order and status)."
-                    )
-                now = session.clock.now_ms()
-                folder = store.new_folder(slice_name, now)
-                state = IterationState(
-                    iteration=folder.name, slice=slice_name, route=book.route, created_ms=now,
-                    window_s=window_s, source=source, platform=platform, yes=yes, early_stop=early_stop,
-                    facts={"provenance": gather_provenance(session.config, session.clock)},
+    slice_name, window_s = book.slice, window_s or book.window_s
+    store, platform = session.store, session.identity
+    with session.exclusive(f"reversal run --route {slice_name} (pid {os.getpid()})"):
+        state = open_for(store, slice_name, platform)
+        latest = latest_by_slice(store, platform).get(slice_name)
+        if state is None and latest is not None and latest.status == "passed":
+            click.echo(f"{slice_name} already PASSed in {latest.iteration}; nothing to do "
+                       f"('reversal rollback --route {slice_name}' first to run it again).", err=True)
+            return latest
+        if state is None:
+            missing = missing_after(book, passed_slices(store, platform))
+            if missing:
+                raise StepFailed(
+                    f"refused: slice {slice_name} ({book.priority}) runs only after "
+                    f"{', '.join(missing)} PASSed; run those first ('reversal playbooks' "
+                    "shows the order and status)."
                 )
-                store.save(state)
-                ui.say(f"iteration {state.iteration} started ({folder})")
-                ui.say(f"times are {state.facts['provenance']['clock']['label']}")
-            else:
-                if window is not None and window_s != state.window_s:
-                    raise InputError(f"--window {window}: iteration {state.iteration} is under way "
-                                     f"with its own window; resume it without --window.")
-                ui.say(f"resuming iteration {state.iteration} at step {state.step}")
-            if not state.terminal:
-                if yes and not state.yes:
-                    state.yes = True  # the operator's --yes holds for the rest of the iteration
-                if not early_stop:
-                    state.early_stop = False  # --no-early-stop holds for the rest of it too
-                ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait)
-                state = drive(ctx, state)
-        report(state, store.folder(state.iteration), as_json=as_json)
-        return EXIT_BY_STATUS[state.status]
+            now = session.clock.now_ms()
+            folder = store.new_folder(slice_name, now)
+            state = IterationState(
+                iteration=folder.name, slice=slice_name, route=book.route, created_ms=now,
+                window_s=window_s, source=source, platform=platform, yes=yes, early_stop=early_stop,
+                facts={"provenance": gather_provenance(session.config, session.clock)},
+            )
+            store.save(state)
+            ui.say(f"iteration {state.iteration} started ({folder})")
+            ui.say(f"times are {state.facts['provenance']['clock']['label']}")
+        else:
+            if window is not None and window_s != state.window_s:
+                raise InputError(f"--window {window}: iteration {state.iteration} is under way "
+                                 f"with its own window; resume it without --window.")
+            ui.say(f"resuming iteration {state.iteration} at step {state.step}")
+        if skips:  # break-glass, recorded with its reason (timeline and evidence)
+            state.facts.setdefault("gates", {}).setdefault("skips", {}).update(skips)
+        if not state.terminal:
+            if yes and not state.yes:
+                state.yes = True  # the operator's --yes holds for the rest of the iteration
+            if not early_stop:
+                state.early_stop = False  # --no-early-stop holds for the rest of it too
+            ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait)
+            state = drive(ctx, state)
+    return state
 
 
 def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> int:
@@ -130,7 +205,13 @@ def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> i
 
 
 @click.command("run")
-@click.option("--route", "slice_name", required=True, help="The slice to run (playbook name).")
+@click.option("--route", "slice_name", help="The slice to run (playbook name).")
+@click.option("--next", "pick", flag_value="next", help="Run the next eligible slice in playbook order.")
+@click.option("--all", "pick", flag_value="all",
+              help="Run eligible slices one after another until one does not PASS.")
+@click.option("--skip-gate", "skip_gates", multiple=True, metavar="NAME",
+              help="Break-glass: do not run this safety gate (needs --reason; recorded).")
+@click.option("--reason", help="Why the gates given with --skip-gate are skipped.")
 @click.option("--window", help="Window length for baseline and post (default: the playbook's).")
 @click.option("--source", type=click.Choice(["api", "export"]), default="api", show_default=True,
               help="Capture windows through the API, or ask for dashboard exports.")
@@ -144,8 +225,12 @@ def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> i
               help="Sandbox fault knob (with --sandbox).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="reversal.yaml")
-def command(slice_name, window, source, yes, dry_run, no_wait, early_stop, sandbox, knobs, as_json,
-            config_path) -> int:
-    """Run (or resume) the strict reversal loop for one slice."""
+def command(slice_name, pick, skip_gates, reason, window, source, yes, dry_run, no_wait, early_stop,
+            sandbox, knobs, as_json, config_path) -> int:
+    """Run (or resume) the strict reversal loop for one slice, the next one, or all in order.
+
+    Safety gates ('gates:' in reversal.yaml and the playbook) run before the first production
+    change; a failing gate stops the slice with nothing changed."""
     return run(config_path, slice_name, window=window, source=source, yes=yes, dry_run=dry_run,
-               no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json, early_stop=early_stop)
+               no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json, pick=pick,
+               skip_gates=skip_gates, reason=reason, early_stop=early_stop)

@@ -7,7 +7,6 @@ given (and ``read_vercel_crons`` reads ``vercel.json``) but change nothing. The 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,15 +48,9 @@ def missing_after(book: Playbook, passed: set[str]) -> list[str]:
 
 def read_vercel_crons(root: Path | None) -> dict[str, Any]:
     """The cron schedules of ``vercel.json``: recorded so a change to them is visible."""
-    path = (root or Path.cwd()) / "vercel.json"
-    if not path.is_file():
-        return {"file": None, "crons": []}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc}).") from None
-    crons = data.get("crons", []) if isinstance(data, dict) else []
-    return {"file": str(path), "crons": crons}
+    from reversal.crons import read_vercel_json
+
+    return read_vercel_json(root)
 
 
 def export_request(state: Any, step: str, since_ms: int, until_ms: int) -> dict[str, Any]:

@@ -78,7 +78,7 @@ class LivePlatform:
         with _unanswered("production deployment"):
             found, how = find_production(self.client)
         return Production(found.id, found.url, found.name, found.state, found.ready_substate, how,
-                          dict(found.meta))
+                          dict(found.meta), tuple(dict(c) for c in found.crons))
 
     def flag_plan(self, key: str) -> dict[str, Any]:
         """How a flip of ``key`` will be written and verified (split / edit / create; read-back /

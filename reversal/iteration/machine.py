@@ -59,9 +59,17 @@ class Context:
     confirm: Confirm
     no_wait: bool = False
     project_root: Path | None = None
+    gates: tuple = ()  # reversal.gates.Gate: the project's and the slice's, merged
+    run_gate: Callable[..., Any] = field(default=None)  # type: ignore[assignment]  # tests pass a fake
     export: Path | None = None  # operator-attached dashboard export (source=export)
     passed_slices: set[str] = field(default_factory=set)
     analysis: Any = checks  # attribute_baseline / compare_windows over the window files
+
+    def __post_init__(self) -> None:
+        if self.run_gate is None:
+            from reversal.gates import run_gate
+
+            self.run_gate = run_gate
 
     def folder(self, state: IterationState) -> Path:
         return self.store.folder(state.iteration)
@@ -91,7 +99,60 @@ def _preflight(ctx: Context, state: IterationState) -> IterationState:
     return advance(state, "preflight", ctx.clock.now_ms(),
                    f"Preflight passed: {len(result['checks'])} env checks clean; production "
                    f"deployment {production['id']} READY.", [path.name],
-                   production=production, crons=result["crons"])
+                   production=production, crons=result["crons"],
+                   cron_sources=_cron_sources(production, result["crons"]))
+
+
+def _cron_sources(production: dict[str, Any], vercel_json: dict[str, Any]) -> dict[str, Any]:
+    """What the cron guard compares: the crons production runs, and vercel.json where there is
+    a checkout."""
+    sources: dict[str, Any] = {"deployment": list(production.get("crons") or ())}
+    if vercel_json.get("file"):
+        sources["vercel_json"] = list(vercel_json.get("crons") or ())
+    return sources
+
+
+def _gates(ctx: Context, state: IterationState) -> IterationState:
+    """The app's own checks before the first production change, in the app's checkout. A gate
+    passed for the same app commit (an interrupted run resumed) is not run again."""
+    from reversal.gates import app_commit, plan_gates
+    from reversal.iteration.transitions import note
+    from reversal.redact import scrub
+
+    root = ctx.project_root or Path.cwd()
+    facts = state.facts.get("gates", {})
+    commit = app_commit(root)
+    decisions = plan_gates(ctx.gates, facts.get("passed", {}), commit, facts.get("skips", {}))
+    ran = []
+    for decision in decisions:
+        gate = decision.gate
+        if decision.action != "run":
+            state = note(state, "gates", ctx.clock.now_ms(), f"Gate {gate.name}: {decision.reason}.")
+            continue
+        ctx.ui.say(f"  gate {gate.name}: {gate.run}")
+        result = ctx.run_gate(gate, root, commit, scrub)
+        log = write_text(ctx.artifact(state, "gates", f"{gate.name}-output", "log"), result.output_tail)
+        path = write_json(ctx.artifact(state, "gates", gate.name, "json"),
+                          {**result.as_json(), "gate": gate.as_json(), "output": log.name})
+        ran.append(result.as_json())
+        files = [path.name, log.name]
+        if not result.passed:
+            how = "timed out" if result.exit_code is None else f"exited {result.exit_code}"
+            reason = (f"gate {gate.name} {how} after {result.duration_s:.1f}s "
+                      f"('{gate.run}'); nothing was changed in production. Last lines: "
+                      + " | ".join(result.last_lines or ["(no output)"]))
+            return refuse(state, "gates", ctx.clock.now_ms(), reason, artifacts=files)
+        state = note(state, "gates", ctx.clock.now_ms(),
+                     f"Gate {gate.name} passed in {result.duration_s:.1f}s ('{gate.run}').",
+                     kind="done", artifacts=files)
+        state.facts.setdefault("gates", {}).setdefault("passed", {})[gate.name] = commit
+        ctx.store.save(state)
+    skipped = [d.gate.name for d in decisions if d.action != "run"]
+    summary = (f"{len(ran)} gate(s) passed" + (f", {len(skipped)} skipped ({', '.join(skipped)})"
+                                               if skipped else "")
+               + (f" on app commit {commit[:12]}" if commit else "")) if decisions else \
+        "No gates configured ('gates:' in reversal.yaml or the playbook)."
+    return advance(state, "gates", ctx.clock.now_ms(), summary + ".", [], commit=commit, results=ran)
 
 
 class _Wait(Exception):
@@ -205,7 +266,9 @@ def _deploy(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
             return _deployed(ctx, state, step, effect, ctx.platform.wait_deployment(found, on_state), on=on)
         if phase != "intent":  # a first attempt, or a new one after a deployment ended ERROR
             attempt = 1 + sum(1 for e in state.journal if e["effect"] == effect and e["phase"] == "failed")
-            source = state.facts["preflight"]["production"]["id"] if on else ctx.platform.production().id
+            # a changed cron schedule is undone by rebuilding what production ran before
+            before = on or state.facts.get("cron_guard", {}).get("ok") is False
+            source = state.facts["preflight"]["production"]["id"] if before else ctx.platform.production().id
             intent_id = f"{state.iteration}:{effect}" + (f"#{attempt}" if attempt > 1 else "")
             state = journaled(state, effect, "intent", ctx.clock.now_ms(), source_id=source,
                               intent_id=intent_id)
@@ -232,8 +295,38 @@ def _deployed(ctx: Context, state: IterationState, step: str, effect: str, recor
                                 f"the rollback {reason}; resume creates a new rollback deployment")
     state = journaled(state, effect, "done", ctx.clock.now_ms(), intent_id=intent,
                       deployment_id=record.id)
-    return advance(state, step, ctx.clock.now_ms(), f"Deployment {record.id} READY ({record.url}).",
-                   [path.name], id=record.id, url=record.url, ready_ms=record.ready_ms)
+    guard, guard_path = _cron_guard(ctx, state, step)
+    state.facts["cron_guard" if on else "rollback_cron_guard"] = guard
+    files = [path.name, guard_path.name]
+    if on and not guard["ok"]:
+        return gate_failed(state, step, ctx.clock.now_ms(),
+                           "cron guard: production's cron schedules changed with the deploy (do not "
+                           "change Vercel cron schedules): " + "; ".join(guard["differences"]),
+                           rollback=ctx.playbook.on_fail == "rollback", artifacts=files)
+    return advance(state, step, ctx.clock.now_ms(),
+                   f"Deployment {record.id} READY ({record.url}). {_guard_line(guard)}",
+                   files, id=record.id, url=record.url, ready_ms=record.ready_ms)
+
+
+def _cron_guard(ctx: Context, state: IterationState, step: str) -> tuple[dict[str, Any], Path]:
+    """Production's crons now against preflight's, as an artifact; ``ok`` unless a schedule
+    changed without the playbook's ``break_glass_cron_change``."""
+    from reversal.crons import guard
+
+    before = state.facts.get("preflight", {}).get("cron_sources") or {}  # none: a rollback by route
+    after = _cron_sources(asdict(ctx.platform.production()), checks.read_vercel_crons(ctx.project_root))
+    result = guard(before, after, ctx.playbook.break_glass_cron_change)
+    return result, write_json(ctx.artifact(state, step, "crons", "json"), result)
+
+
+def _guard_line(guard: dict[str, Any]) -> str:
+    if not guard["differences"]:
+        paths = len(guard["after"].get("deployment", {}))
+        return f"Cron schedules unchanged ({paths} paths)."
+    if guard["break_glass"]:
+        return (f"Cron schedules changed under break-glass ({guard['break_glass']}): "
+                + "; ".join(guard["differences"]) + ".")
+    return "Cron schedules still differ from preflight: " + "; ".join(guard["differences"]) + "."
 
 
 def _probe(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
@@ -426,6 +519,7 @@ def _rollback_capture(ctx: Context, state: IterationState) -> IterationState:
 
 HANDLERS: dict[str, Callable[[Context, IterationState], IterationState]] = {
     "preflight": _preflight,
+    "gates": _gates,
     "baseline": _baseline,
     "attribute": _attribute,
     "flip": lambda ctx, s: _flip(ctx, s, on=True),

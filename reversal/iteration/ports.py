@@ -37,6 +37,7 @@ class Production:
     ready_substate: str | None = None  # STAGED / PROMOTED / ROLLING (Vercel's readySubstate)
     found_by: str = ""  # how it was found: the project's pointer, the CLI's endpoint, a listing
     meta: dict[str, str] = field(default_factory=dict)  # git meta: the deployed commit
+    crons: tuple[dict[str, Any], ...] = ()  # [{schedule, path}] production runs (the cron guard)
 
 
 @dataclass(frozen=True)

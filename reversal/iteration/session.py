@@ -145,11 +145,13 @@ def confirm_prompt(yes: bool):
 
 def build_context(session: Session, book, books, *, ui, yes: bool, no_wait: bool,
                   export: Path | None = None):
+    from reversal.gates import merge_gates
     from reversal.iteration.live import LivePlatform
     from reversal.iteration.machine import Context
 
     config = session.config
     return Context(
+        gates=merge_gates(config.gates, book.gates),
         playbook=book, books=books,
         # the lease's client when the command took the lease (one pool); else made when needed
         platform=LivePlatform(config, session.clock, ui, vars(session).get("client")),

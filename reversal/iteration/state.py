@@ -17,7 +17,7 @@ from reversal.errors import InputError
 STATE_VERSION = 1
 
 FORWARD_STEPS = (
-    "preflight", "baseline", "attribute", "flip", "deploy", "probe", "durable", "soak", "post",
+    "preflight", "gates", "baseline", "attribute", "flip", "deploy", "probe", "durable", "soak", "post",
     "compare", "verdict",
 )
 ROLLBACK_STEPS = ("rollback-flip", "rollback-deploy", "rollback-probe", "rollback-capture")

@@ -33,8 +33,8 @@ def _manual_steps(key: str, environment: str) -> str:
             "carries surrounding whitespace. Fix the local copy, and re-enter it in Vercel without "
             f"the whitespace: `vercel env rm {key} {environment} --yes`, then "
             f"`printf '%s' \"$VALUE\" | vercel env add {key} {environment} --sensitive` "
-            "(printf adds no newline; `echo` would), then run 'reversal env fix' again to redeploy "
-            "and re-audit.")
+            "(printf adds no newline; `echo` would), then run 'reversal env fix --redeploy' to "
+            "redeploy and re-audit.")
 
 
 def plan_fixes(checks: Iterable[AuditCheck], environment: str) -> list[Fix]:

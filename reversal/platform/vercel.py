@@ -94,6 +94,7 @@ class Deployment:
     meta: Mapping[str, str]
     ready_substate: str | None = None  # STAGED / ROLLING / PROMOTED (has seen production traffic)
     state_reason: str | None = None  # readyStateReason, e.g. why it is BLOCKED
+    crons: tuple[Mapping[str, Any], ...] = ()  # [{schedule, path}] the deployment runs (cron guard)
 
 
 def parse_env(raw: Mapping[str, Any], *, decrypted: bool) -> EnvVar:
@@ -129,6 +130,7 @@ def parse_deployment(raw: Mapping[str, Any]) -> Deployment:
         meta={str(k): str(v) for k, v in meta.items()} if isinstance(meta, Mapping) else {},
         ready_substate=str(raw["readySubstate"]) if raw.get("readySubstate") else None,
         state_reason=str(raw["readyStateReason"]) if raw.get("readyStateReason") else None,
+        crons=tuple(dict(c) for c in raw.get("crons") or () if isinstance(c, Mapping)),
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reversal.sandbox.app import RequestRecord, iso
-from reversal.sandbox.platform import Deployment, Platform
+from reversal.sandbox.platform import CRONS, Deployment, Platform
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,8 @@ def deployment_view(platform: Platform, d: Deployment, now_ms: int) -> dict[str,
                 projectSettings={}, public=False, ownerId=platform.team_id, version=2,
                 lambdas=[], routes=None, source=d.source, isInConcurrentBuildsQueue=False,
                 isInSystemBuildsQueue=False, createdIn=_REGIONS[0], bootedAt=d.created_ms,
-                buildingAt=view["buildingAt"] or d.created_ms, readyStateReason=None)
+                buildingAt=view["buildingAt"] or d.created_ms, readyStateReason=None,
+                crons=[{"schedule": c["schedule"], "path": c["path"]} for c in d.crons])
     if view["readyState"] == "ERROR":
         view.update(errorCode="BUILD_FAILED", errorStep="build",
                     errorMessage='Command "npm run build" exited with 1')
@@ -338,6 +339,11 @@ def project_view(platform: Platform, now_ms: int) -> dict[str, Any]:
         "resourceConfig": {"functionDefaultRegions": list(_REGIONS)},
         "deploymentExpiration": {"expirationDays": 90, "expirationDaysProduction": 365},
         "env": [], "targets": {"production": production} if production else {},
+        # what Vercel runs: the serving deployment's definitions (SDK GetProjectCrons)
+        **({"crons": {"enabledAt": created, "disabledAt": None, "updatedAt": serving.ready_ms,
+                      "deploymentId": serving.id,
+                      "definitions": [{"host": platform.domain, "path": c["path"], "schedule": c["schedule"]}
+                                      for c in serving.crons]}} if serving else {}),
         "latestDeployments": [project_deployment(platform, d, now_ms) for d in latest],
     }
 
@@ -391,7 +397,9 @@ def create_deployment(platform: Platform, call: Call, now_ms: int) -> Reply:
         return error(400, "bad_request", "Invalid request: `meta` must map strings to strings.")
     # a redeploy rebuilds the source deployment's commit: its git meta carries over
     git = {k: v for k, v in (origin.meta if origin else {}).items() if k.startswith("github")}
-    deployment = platform.create_deployment(now_ms, target=target, meta={**git, **meta}, source=source)
+    crons = platform.take_cron_change(list(origin.crons) if origin else list(CRONS))
+    deployment = platform.create_deployment(now_ms, target=target, meta={**git, **meta}, source=source,
+                                            crons=crons)
     with platform.lock:
         platform.audit.append({"action": "deployment.create", "id": deployment.id, "meta": dict(meta),
                                "redeployOf": origin.id if origin else None, "atMs": now_ms})

@@ -27,6 +27,17 @@ FLAG_NAMES = frozenset({
 })
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 QUEUED_S = 2.0  # simulated seconds a new deployment stays QUEUED before BUILDING
+# The app's vercel.json crons, as every deployment built from it carries them (Vercel's GET
+# deployment ``crons: [{schedule, path}]``, @vercel/sdk ``ResponseBodyCrons``).
+CRONS: tuple[dict[str, str], ...] = (
+    {"path": "/api/cron/background-jobs", "schedule": "* * * * *"},
+    {"path": "/api/cron/response-timing", "schedule": "*/5 * * * *"},
+    {"path": "/api/cron/appointment-reconcile", "schedule": "* * * * *"},
+    {"path": "/api/cron/followups", "schedule": "* * * * *"},
+    {"path": "/api/cron/availability", "schedule": "* * * * *"},
+    {"path": "/api/cron/emailbison/availability-slot", "schedule": "* * * * *"},
+)
+CHANGED_SCHEDULE = "*/15 * * * *"  # what cron_change_on_deploy turns the first schedule into
 
 
 @dataclass
@@ -41,6 +52,7 @@ class Deployment:
     meta: dict[str, str]
     source: str = "cli"
     promote: bool = True  # a READY production deployment takes the production domain
+    crons: list[dict[str, str]] = field(default_factory=lambda: [dict(c) for c in CRONS])
 
     def state(self, now_ms: int) -> str:
         if now_ms < self.created_ms + QUEUED_S * 1000:
@@ -70,6 +82,7 @@ class Platform:
     flag_trailing_newline: bool = False
     enforce_sensitive: bool = False  # the team's sensitiveEnvironmentVariablePolicy is "on"
     pending_outcomes: list[str] = field(default_factory=list)  # outcomes of the next API deployments
+    cron_change_pending: bool = False  # the next API deployment runs a changed cron schedule
     envs: list[dict[str, Any]] = field(default_factory=list)
     deployments: list[Deployment] = field(default_factory=list)
     records: list[RequestRecord] = field(default_factory=list)
@@ -108,11 +121,14 @@ class Platform:
     # -- deployments --------------------------------------------------------------------------
     def create_deployment(self, now_ms: int, *, target: str | None, meta: Mapping[str, str],
                           source: str = "cli", build_ms: int | None = None, promote: bool = True,
-                          outcome: str | None = None) -> Deployment:
-        """A new deployment; unless ``outcome`` is given, it takes the next pending fault outcome."""
+                          outcome: str | None = None, crons: list[dict[str, str]] | None = None
+                          ) -> Deployment:
+        """A new deployment; unless ``outcome`` is given, it takes the next pending fault outcome.
+        ``crons`` are the source's (a redeploy rebuilds the same vercel.json), else the app's."""
         with self.lock:
             if outcome is None:
                 outcome = self.pending_outcomes.pop(0) if self.pending_outcomes else "READY"
+            crons = [dict(c) for c in (CRONS if crons is None else crons)]
             suffix = "".join(self.rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(9))
             deployment = Deployment(
                 id="dpl_" + "".join(self.rng.choice(_ALNUM) for _ in range(28)),
@@ -121,9 +137,18 @@ class Platform:
                 ready_ms=now_ms + (self.build_ms if build_ms is None else build_ms),
                 target=target, outcome=outcome,
                 env=self.env_for(target or "preview"), meta=dict(meta), source=source, promote=promote,
+                crons=crons,
             )
             self.deployments.append(deployment)
             return deployment
+
+    def take_cron_change(self, crons: list[dict[str, str]]) -> list[dict[str, str]]:
+        """The ``cron_change_on_deploy`` fault, once: the first cron runs on another schedule."""
+        with self.lock:
+            if not self.cron_change_pending or not crons:
+                return crons
+            self.cron_change_pending = False
+            return [{**crons[0], "schedule": CHANGED_SCHEDULE}, *crons[1:]]
 
     def find_deployment(self, id_or_url: str) -> Deployment | None:
         with self.lock:

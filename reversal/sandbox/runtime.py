@@ -177,6 +177,7 @@ class Sandbox:
                                 outcome="READY")
         # the fault knobs hit the first deployments made through the API
         p.pending_outcomes = ["ERROR"] * s.deploy_error + ["BLOCKED"] * s.blocked_deploy
+        p.cron_change_pending = s.cron_change_on_deploy
 
     def _backfill(self) -> int:
         """Traffic of the ``history_s`` before now, at once; returns the next minute to generate."""

@@ -50,6 +50,7 @@ class SandboxSettings:
     flag_targets: str = "production"  # "all": one flag record shared by production, preview, development
     staged_production: bool = False  # a newer READY production deployment is STAGED, not serving
     blocked_deploy: bool = False  # the next created deployment ends BLOCKED
+    cron_change_on_deploy: bool = False  # the next API deployment runs a changed cron schedule
     request_logs: str = "ok"  # forbidden | not_found | gone: the request-logs endpoint refuses (403/404/410)
     inngest_server: str = "cloud"  # "oss": Dev Server / self-hosted, inngest/* events never listed
 

@@ -9,10 +9,12 @@ and ``crash_after`` (the process dies before or after the step's side effect). `
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reversal.gates import Gate, GateResult
 from reversal.iteration import machine
 from reversal.iteration.ports import (
     Captured,
@@ -214,7 +216,18 @@ class FakeAnalysis:
                 "reasons": [f"target failures {'dropped' if verdict == 'PASS' else 'did not drop'}"]}
 
 
-PASSIVE = frozenset({"attribute", "soak", "compare", "verdict"})
+_module = sys.modules[__name__]  # GATES and fake_run_gate looked up late: tests may replace them
+PASSIVE = frozenset({"gates", "attribute", "soak", "compare", "verdict"})
+GATES = (Gate("lint", "npm run lint"),)
+
+
+def fake_run_gate(faults: Faults):
+    """A gate whose exit code the faults decide (``gate``: it fails with output)."""
+    def run(gate, checkout, commit, redact) -> GateResult:
+        failed = faults.take(("gate",))
+        output = "src/a.ts:1 error no-unused-vars\n1 problem\n" if failed else "ok\n"
+        return GateResult(gate.name, 1 if failed else 0, 0.5, redact(output), len(output), commit)
+    return run
 BOOKS = load_playbooks(None)
 CATALOGUE = build_catalogue({})
 
@@ -249,7 +262,8 @@ class Harness:
             clock=self.clock, catalogue=CATALOGUE, ui=FakeUI(self.faults, PASSIVE),
             secrets=("CRON_SECRET", "INNGEST_SIGNING_KEY"),
             confirm=lambda q: self.answers.pop(0) if self.answers else True,
-            analysis=FakeAnalysis(self.faults, self.decide_at_look),
+            analysis=FakeAnalysis(self.faults, self.decide_at_look), gates=_module.GATES,
+            run_gate=_module.fake_run_gate(self.faults),
         )
         try:
             return machine.drive(ctx, self.state())

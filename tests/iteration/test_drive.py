@@ -10,7 +10,7 @@ import pytest
 from reversal.iteration.state import FORWARD_STEPS, ROLLBACK_STEPS, IterationState
 from tests.iteration.fake import KINDS, Harness
 
-FORWARD_GATES = {"preflight": "stopped", "attribute": "stopped", "deploy": "rolled-back",
+FORWARD_GATES = {"preflight": "stopped", "gates": "stopped", "attribute": "stopped", "deploy": "rolled-back",
                  "probe": "rolled-back", "durable": "rolled-back", "compare": "rolled-back"}
 CALLS_PLATFORM = {"preflight", "baseline", "flip", "deploy", "probe", "durable", "post",
                   *ROLLBACK_STEPS}
