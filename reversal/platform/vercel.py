@@ -397,6 +397,12 @@ class VercelClient:
     def _api(self, path: str) -> str:
         return f"{self.api_base}{path}"
 
+    def call(self, method: str, path: str, what: str, *, params: Mapping[str, Any] | None = None,
+             body: Any = None, recover: Callable[[], Any] | None = None) -> Any:
+        """One API call under the client's retry, scoping and redaction rules, for the endpoint
+        modules beside this one (``reversal.platform.rolling``): ``path`` is under ``api_base``."""
+        return self._send(method, self._api(path), what, params=params, body=body, recover=recover)
+
     # -- environment variables ---------------------------------------------------------------
 
     def list_env(self, *, decrypt: bool = False) -> list[EnvVar]:
