@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import signal
 import sys
 
 import click
@@ -17,8 +18,8 @@ import click
 from reversal import __version__
 from reversal.errors import EXIT_BAD_INPUT, EXIT_FAIL, ReversalError
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
-INTERRUPTED = "interrupted; what was recorded is kept (state is saved after every step)."
+INTERRUPTED = ("interrupted; what was recorded is kept (state is saved after every step): "
+               "'reversal resume' continues an iteration.")
 
 # name -> (module under reversal.commands, one-line help shown by `reversal --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,11 +34,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "playbooks": ("playbooks", "List slices, their order and status; rank the next one."),
     "init": ("init", "Scaffold reversal.yaml and the built-in playbooks."),
     "run": ("run", "Run (or resume) the strict reversal loop for one slice."),
-    "resume": ("resume", "Continue an interrupted or waiting iteration."),
+    "resume": ("resume", "Continue an interrupted, waiting or stopped iteration."),
     "status": ("status", "Show an iteration's step, verdict so far and what it waits for."),
     "rollback": ("rollback", "Flip a slice's flag off, redeploy, verify inline, record it."),
     "report": ("report", "Render an iteration's report.html or the campaign's index.html again."),
     "verify": ("verify", "Check an evidence packet: manifest hashes, state, timeline, verdict agree."),
+    "abandon": ("abandon", "Give an iteration up; rolls the flag back first if it may be on."),
+    "unlock": ("unlock", "Break the project lease of a dead holder (--force)."),
 }
 
 
@@ -67,6 +70,20 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Move failing webhook and cron routes off the synchronous path, one slice at a time,
     advancing only when matched log windows show the failure signature dropped."""
+
+
+_received: list[int] = []
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C (locks released, state already saved) and exits 143."""
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
+def _interrupted() -> None:
+    """Exit 130 on SIGINT, 143 on SIGTERM (128 + the signal, as shells report it)."""
+    _fail(INTERRUPTED, 128 + (_received[-1] if _received else signal.SIGINT), kind="Interrupted")
 
 
 def _fail(message: str, code: int, argv: list[str] | None = None, kind: str = "Error") -> None:
@@ -107,21 +124,22 @@ def main(argv: list[str] | None = None) -> None:
     from reversal.redact import register_environ
 
     register_environ(os.environ)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = cli.main(args=argv, prog_name="reversal", standalone_mode=False)
+    except KeyboardInterrupt:
+        _interrupted()
     except ReversalError as exc:
         _fail(str(exc), exc.exit_code, argv, type(exc).__name__)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort too
-        if isinstance(exc.__cause__, KeyboardInterrupt):
-            _fail(INTERRUPTED, EXIT_INTERRUPTED)
+        if isinstance(exc.__context__ or exc.__cause__, KeyboardInterrupt):
+            _interrupted()
         _fail("aborted.", EXIT_BAD_INPUT)
     except click.ClickException as exc:
         message = exc.format_message() if not isinstance(exc, click.UsageError) else _usage(exc)
         _fail(message, exc.exit_code, argv, "UsageError")
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _fail(INTERRUPTED, EXIT_INTERRUPTED)
     except OSError as exc:
         _fail(_os_error(exc), EXIT_FAIL)
     except Exception as exc:

@@ -58,31 +58,12 @@ def _emit(doc: dict[str, Any], lines: list[str], *, as_json: bool, out: Path | N
 
 
 def _check_problems(report: Any, playbook: Any) -> list[str]:
-    """What fails this slice's check; other ledger findings stay in the snapshot as warnings."""
-    problems = []
-    outcome = report.outcome
-    if outcome is not None and not outcome.ok:
-        waited = f"after {outcome.waited_s:g}s"
-        problems.append({
-            "failed": f"run for {outcome.dispatch_key} FAILED: {outcome.last_error or 'no lastError'}",
-            "timeout": f"run for {outcome.dispatch_key} still RUNNING {waited}",
-            "missing": f"no {outcome.function or 'run'} row for {outcome.dispatch_key} {waited} "
-                       "(a 202 / ENQUEUED dispatch is not execution)",
-        }[outcome.outcome])
-    if report.health is not None:
-        stuck = [r for r in report.health["backgroundFunctionRun"]["stuckRunning"]
-                 if r["functionName"] == report.function]
-        if stuck:
-            problems.append(f"{len(stuck)} {report.function} run(s) stuck RUNNING")
-    if playbook.durable.queue and report.queue is not None:
-        if report.growth is not None and report.growth["growing"]:
-            problems.append(
-                f"WebhookEvent pending-due grew {report.growth['pendingDueBefore']} → "
-                f"{report.growth['pendingDueAfter']} in {report.growth['intervalSeconds']:g}s"
-            )
-        if report.queue["failedDue"]:
-            problems.append(f"WebhookEvent has {report.queue['failedDue']} FAILED rows due")
-    return problems
+    """What fails this slice's check: the one durable assessment the loop uses too."""
+    from reversal.platform.durable import assess
+
+    return list(assess(outcome=report.outcome, health=report.health, queue=report.queue,
+                       growth=report.growth, function=report.function,
+                       queue_name=playbook.durable.queue).problems)
 
 
 def _render_check(report: Any, waiting: bool) -> list[str]:

@@ -29,7 +29,7 @@ def playbooks(config_path: Path | None, *, export: tuple[Path, ...], as_json: bo
     from reversal.config import load_config
     from reversal.iteration.checks import target_failures
     from reversal.iteration.machine import dumps
-    from reversal.iteration.session import latest_by_slice, passed_slices
+    from reversal.iteration.session import identity, latest_by_slice, passed_slices
     from reversal.iteration.store import IterationStore
     from reversal.playbooks import order
 
@@ -37,7 +37,8 @@ def playbooks(config_path: Path | None, *, export: tuple[Path, ...], as_json: bo
     books = config.load_playbooks()
     store = IterationStore(config.artifacts)
     failures = target_failures(export, books, config.catalogue()) if export else {}
-    rows = _rows(books, order(books), latest_by_slice(store), passed_slices(store), failures)
+    here = identity(config)
+    rows = _rows(books, order(books), latest_by_slice(store, here), passed_slices(store, here), failures)
     next_slice = None
     if export:
         ranked = sorted((r for r in rows if r["eligible"] and r["target_failures"]),

@@ -1,4 +1,4 @@
-"""``reversal resume``: continue an interrupted or waiting iteration."""
+"""``reversal resume``: continue an interrupted, waiting, stopped or INCONCLUSIVE iteration."""
 
 from __future__ import annotations
 
@@ -8,70 +8,81 @@ from pathlib import Path
 import click
 
 
-def _pick(store, iteration: str | None):
+def pick(store, iteration: str | None, platform: dict[str, str], *, open_only: bool = True):
+    """The named iteration (on this platform), or the latest one still open on it."""
     from reversal.errors import InputError
 
     if iteration:
-        return store.load(iteration)
-    live = [s for s in store.all() if not s.terminal or s.status == "inconclusive"]
+        state = store.load(iteration)
+        if state.platform != platform:
+            raise InputError(
+                f"{state.iteration} ran on project {state.platform.get('project') or '?'} at "
+                f"{state.platform.get('api') or '?'}; the configuration points at project "
+                f"{platform['project'] or '?'} at {platform['api']}. Point it at that project first."
+            )
+        return state
+    live = [s for s in store.all() if s.platform == platform
+            and (not open_only or not s.terminal or s.status == "inconclusive")]
     if not live:
-        raise InputError(f"{store.root}: no open iteration to resume; 'reversal run' starts one.")
+        raise InputError(f"{store.root}: no open iteration on this project to resume; "
+                         "'reversal run' starts one.")
     return live[-1]
 
 
 def resume(config_path: Path | None, iteration: str | None, *, export: Path | None,
            extend: str | None, accept: str | None, yes: bool, no_wait: bool,
            as_json: bool) -> int:
-    from reversal.durations import format_duration, parse_duration
+    from reversal.durations import format_duration
     from reversal.errors import InputError
-    from reversal.iteration.machine import drive, dumps, persist, state_summary
-    from reversal.iteration.session import EXIT_BY_STATUS, build_context, open_session
-    from reversal.iteration.state import note
+    from reversal.iteration import transitions
+    from reversal.iteration.machine import drive, persist
+    from reversal.iteration.session import (
+        EXIT_BY_STATUS,
+        bounded_duration,
+        build_context,
+        open_session,
+        report,
+    )
     from reversal.ui import UI
 
+    if accept is not None and extend is not None:
+        raise InputError("resume: give --accept REASON or --extend DURATION, not both.")
+    if accept is not None and not accept.strip():
+        raise InputError("--accept: give the reason for accepting (it goes in the timeline).")
+    seconds = bounded_duration("--extend", extend)
     if export is not None and not export.is_file():
         raise InputError(f"--export {export}: file not found.")
     ui = UI(quiet=as_json)
     with open_session(config_path) as session:
         store = session.store
-        with store.exclusive_lock(f"reversal resume (pid {os.getpid()})"):
-            state = _pick(store, iteration)
-            if state.sandbox:
-                raise InputError(
-                    f"{state.iteration} ran on an in-process sandbox that ended with its process; "
-                    "it cannot be resumed. Start again with 'reversal run --sandbox'."
-                )
+        state = pick(store, iteration, session.identity)
+        with session.exclusive(f"reversal resume {state.iteration} (pid {os.getpid()})", state.iteration):
+            state = store.load(state.iteration)  # as it is now that the lock is ours
             books = session.config.load_playbooks()
+            if state.slice not in books:
+                raise InputError(f"{state.iteration}: its slice {state.slice!r} has no playbook any more.")
             book = books[state.slice]
-            ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait,
-                                export=export)
+            ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait, export=export)
             now = session.clock.now_ms()
             if state.status == "inconclusive":
                 if accept:
-                    state = note(state, "verdict", now, f"Operator accepted: {accept}")
-                    state.status, state.verdict = "passed", "PASS"
-                    state.reasons.append(f"accepted by the operator: {accept}")
-                elif extend:
-                    seconds = parse_duration(extend)
-                    if not seconds:
-                        raise InputError(f"--extend {extend!r}: expected a duration like 15m.")
-                    window = state.facts["post"]["window"]
-                    window["until_ms"] += int(seconds * 1000)
-                    state = note(state, "verdict", now,
-                                 f"Operator extended the post window by {format_duration(seconds)}.")
-                    state.status, state.step, state.verdict = "running", "soak", None
-                    state.completed = [s for s in state.completed
-                                       if s not in ("soak", "post", "compare", "verdict")]
+                    state = transitions.accept(state, now, accept)
+                elif seconds:
+                    state = transitions.extend_post(state, now, seconds, format_duration(seconds))
                 else:
                     raise InputError(
                         f"{state.iteration} is INCONCLUSIVE: resume it with --extend DURATION "
                         "(longer post window) or --accept REASON (recorded in the timeline)."
                     )
                 persist(ctx, state)
+            elif accept or seconds:
+                raise InputError(f"{state.iteration} is {state.status}: --accept and --extend apply "
+                                 "to an INCONCLUSIVE iteration only.")
+            if yes and not state.yes:
+                state.yes = True
+            ui.say(f"resuming iteration {state.iteration} at step {state.step or 'end'}")
             state = drive(ctx, state)
-        summary = state_summary(state, store.folder(state.iteration))
-        click.echo(dumps(summary) if as_json else f"{state.iteration}: {state.status}"
-                   + (f" — verdict {state.verdict}" if state.verdict else ""))
+        report(state, store.folder(state.iteration), as_json=as_json)
         return EXIT_BY_STATUS[state.status]
 
 
@@ -85,6 +96,6 @@ def resume(config_path: Path | None, iteration: str | None, *, export: Path | No
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="reversal.yaml")
 def command(iteration, export, extend, accept, yes, no_wait, as_json, config_path) -> int:
-    """Continue an interrupted or waiting iteration (the latest open one by default)."""
+    """Continue an interrupted, waiting or stopped iteration (the latest open one by default)."""
     return resume(config_path, iteration, export=export, extend=extend, accept=accept, yes=yes,
                   no_wait=no_wait, as_json=as_json)

@@ -1,4 +1,9 @@
-"""``reversal rollback``: flag off, redeploy, verify inline and auth, capture, timeline."""
+"""``reversal rollback``: flag off, redeploy, verify inline and auth, capture, timeline.
+
+A rollback continues the slice's latest iteration (a PASS rolled back says so in its record).
+It works from the playbook and the platform alone: when that iteration was already rolled back,
+abandoned, unreadable or missing, the rollback gets an iteration folder of its own.
+"""
 
 from __future__ import annotations
 
@@ -9,63 +14,66 @@ import click
 
 
 def rollback(config_path: Path | None, *, slice_name: str | None, iteration: str | None,
-             yes: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...],
+             reason: str | None, yes: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...],
              as_json: bool) -> int:
+    from reversal.commands.resume import pick
     from reversal.errors import InputError
-    from reversal.iteration.machine import drive, dumps, persist, state_summary
+    from reversal.iteration import transitions
+    from reversal.iteration.machine import drive, persist
     from reversal.iteration.session import (
         EXIT_BY_STATUS,
         build_context,
         latest_by_slice,
         open_session,
+        report,
         resolve_playbook,
     )
-    from reversal.iteration.state import ROLLBACK_STEPS, IterationState, note
+    from reversal.iteration.state import ROLLBACK_STEPS, IterationState
     from reversal.ui import UI
 
     if bool(slice_name) == bool(iteration):
         raise InputError("rollback: give exactly one of --route SLICE or an ITERATION name.")
+    reason = " ".join((reason or "operator request").split())
     ui = UI(quiet=as_json)
     with open_session(config_path, sandbox=sandbox, knobs=knobs) as session:
-        store = session.store
-        with store.exclusive_lock(f"reversal rollback (pid {os.getpid()})"):
-            state = (store.load(iteration) if iteration
-                     else latest_by_slice(store, sandbox=sandbox).get(slice_name))
-            book, books = resolve_playbook(session.config, state.slice if state else slice_name)
+        store, platform = session.store, session.identity
+        state = (pick(store, iteration, platform) if iteration
+                 else latest_by_slice(store, platform).get(slice_name))
+        book, books = resolve_playbook(session.config, state.slice if state else slice_name)
+        with session.exclusive(f"reversal rollback {book.slice} (pid {os.getpid()})"):
             now = session.clock.now_ms()
-            if state is not None and state.sandbox and not sandbox:
-                raise InputError(
-                    f"{state.iteration} ran on an in-process sandbox that ended with its process; "
-                    "there is nothing to roll back on the platform you are configured for."
-                )
-            if state is None:
+            if state is not None:
+                state = store.load(state.iteration)
+            if state is None or state.status == "abandoned" or (
+                    state.terminal and "rollback-deploy" in state.completed):  # a fresh record
                 folder = store.new_folder(book.slice, now)
                 state = IterationState(iteration=folder.name, slice=book.slice, route=book.route,
-                                       created_ms=now, window_s=book.window_s, sandbox=sandbox)
-            if state.step not in ROLLBACK_STEPS:
-                state = note(state, "rollback-flip", now,
-                             f"Operator requested rollback of {book.slice}.")
-                state.status, state.step = "running", ROLLBACK_STEPS[0]
+                                       created_ms=now, window_s=book.window_s, platform=platform)
             ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait)
-            if not ctx.confirm(f"Set {book.flag.name}={book.flag.off} in production and redeploy?"):
+            resuming = state.step in ROLLBACK_STEPS and state.status in ("running", "error", "waiting")
+            if not (yes or sandbox or (resuming and state.yes)) and not ctx.confirm(
+                    f"Set {book.flag.name}={book.flag.off} in production and redeploy?"):
                 raise InputError("rollback not confirmed; nothing changed (use --yes).")
+            if not resuming:
+                state = transitions.begin_rollback(state, now, reason)
+            state.yes = True  # confirmed: the rollback's own resume does not ask again
             persist(ctx, state)
             state = drive(ctx, state)
-        summary = state_summary(state, store.folder(state.iteration))
-        click.echo(dumps(summary) if as_json else f"{state.iteration}: {state.status}")
-        return 0 if state.status == "rolled-back" else EXIT_BY_STATUS[state.status]
+        report(state, store.folder(state.iteration), as_json=as_json)
+        return 0 if state.status in ("rolled-back", "abandoned") else EXIT_BY_STATUS[state.status]
 
 
 @click.command("rollback")
 @click.argument("iteration", required=False)
 @click.option("--route", "slice_name", help="Roll back this slice (its latest iteration).")
+@click.option("--reason", help="Why (recorded in the timeline).")
 @click.option("--yes", is_flag=True, help="Do not ask before the production change.")
 @click.option("--no-wait", is_flag=True, help="Save state and exit 3 instead of waiting.")
 @click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox platform.")
 @click.option("--sandbox-knob", "knobs", multiple=True, metavar="KEY=VALUE")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="reversal.yaml")
-def command(iteration, slice_name, yes, no_wait, sandbox, knobs, as_json, config_path) -> int:
+def command(iteration, slice_name, reason, yes, no_wait, sandbox, knobs, as_json, config_path) -> int:
     """Flip a slice's flag off, redeploy, verify inline 200 and 401, record the rollback."""
-    return rollback(config_path, slice_name=slice_name, iteration=iteration, yes=yes,
+    return rollback(config_path, slice_name=slice_name, iteration=iteration, reason=reason, yes=yes,
                     no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json)

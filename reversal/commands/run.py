@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from reversal.durations import parse_duration
-
 
 def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
     """What a run would do, with exact windows, flags and requests; changes nothing."""
@@ -42,51 +40,40 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
         dry_run: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...], as_json: bool) -> int:
     from reversal.errors import InputError, StepFailed
     from reversal.evidence.provenance import gather as gather_provenance
-    from reversal.iteration.machine import drive, dumps, state_summary
+    from reversal.iteration.checks import missing_after
+    from reversal.iteration.machine import drive
     from reversal.iteration.session import (
         EXIT_BY_STATUS,
+        bounded_duration,
         build_context,
         latest_by_slice,
+        open_for,
         open_session,
         passed_slices,
+        report,
         resolve_playbook,
     )
     from reversal.iteration.state import IterationState
     from reversal.ui import UI
 
-    window_s = parse_duration(window) if window else None
-    if window is not None and not window_s:
-        raise InputError(f"--window {window!r}: expected a duration like 30m or 1h.")
+    window_s = bounded_duration("--window", window)  # bad: exit 2 before anything is touched
+    yes = yes or sandbox  # the in-process sandbox is nobody's production
     ui = UI(quiet=as_json)
     with open_session(config_path, sandbox=sandbox, knobs=knobs) as session:
         book, books = resolve_playbook(session.config, slice_name)
         window_s = window_s or book.window_s
         if dry_run:
-            plan = _plan(book, session.config, session.clock.now_ms(), window_s, source)
-            if as_json:
-                click.echo(dumps(plan))
-            else:
-                import yaml
-
-                click.echo("Plan (dry run, nothing changed):\n" + yaml.safe_dump(
-                    plan, sort_keys=False, allow_unicode=True, width=100))
-            return 0
-        store = session.store
-        with store.exclusive_lock(f"reversal run --route {slice_name} (pid {os.getpid()})"):
-            state = store.open_for(slice_name)
-            if state is not None and state.sandbox:
-                state.status, state.step = "stopped", ""
-                state.reasons.append("abandoned: its in-process sandbox ended with its process")
-                store.save(state)
-                state = None
-            latest = latest_by_slice(store, sandbox=sandbox).get(slice_name)
+            return _dry_run(session, book, window_s, source, as_json=as_json)
+        store, platform = session.store, session.identity
+        with session.exclusive(f"reversal run --route {slice_name} (pid {os.getpid()})"):
+            state = open_for(store, slice_name, platform)
+            latest = latest_by_slice(store, platform).get(slice_name)
             if state is None and latest is not None and latest.status == "passed":
                 click.echo(f"{slice_name} already PASSed in {latest.iteration}; nothing to do "
-                           f"('reversal rollback --route {slice_name}' first to run it again).",
-                           err=True)
+                           f"('reversal rollback --route {slice_name}' first to run it again).", err=True)
                 state = latest
             elif state is None:
-                missing = [a for a in book.after if a not in passed_slices(store, sandbox=sandbox)]
+                missing = missing_after(book, passed_slices(store, platform))
                 if missing:
                     raise StepFailed(
                         f"refused: slice {slice_name} ({book.priority}) runs only after "
@@ -97,31 +84,46 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
                 folder = store.new_folder(slice_name, now)
                 state = IterationState(
                     iteration=folder.name, slice=slice_name, route=book.route, created_ms=now,
-                    window_s=window_s, source=source, sandbox=sandbox,
+                    window_s=window_s, source=source, platform=platform, yes=yes,
+                    facts={"provenance": gather_provenance(session.config, session.clock)},
                 )
-                state.facts["provenance"] = gather_provenance(session.config, session.clock)
                 store.save(state)
                 ui.say(f"iteration {state.iteration} started ({folder})")
                 ui.say(f"times are {state.facts['provenance']['clock']['label']}")
             else:
+                if window is not None and window_s != state.window_s:
+                    raise InputError(f"--window {window}: iteration {state.iteration} is under way "
+                                     f"with its own window; resume it without --window.")
                 ui.say(f"resuming iteration {state.iteration} at step {state.step}")
             if not state.terminal:
+                if yes and not state.yes:
+                    state.yes = True  # the operator's --yes holds for the rest of the iteration
                 ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait)
                 state = drive(ctx, state)
-        summary = state_summary(state, store.folder(state.iteration))
-        if as_json:
-            click.echo(dumps(summary))
-        else:
-            ui.quiet = False
-            ui.say(f"{state.iteration}: {state.status}"
-                   + (f" — verdict {state.verdict}" if state.verdict else ""),
-                   fg="green" if state.status == "passed" else "yellow")
-            for reason in state.reasons:
-                ui.say(f"  - {reason}")
-            if state.waiting:
-                ui.say(f"  waiting: {state.waiting['reason']}")
-            ui.say(f"  evidence: {store.folder(state.iteration)}")
+        report(state, store.folder(state.iteration), as_json=as_json)
         return EXIT_BY_STATUS[state.status]
+
+
+def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> int:
+    """The plan, and the same readiness checks the run makes before any change: exit 2 naming
+    what is missing, 0 when a run could go ahead."""
+    from reversal.errors import InputError
+    from reversal.iteration.live import LivePlatform
+    from reversal.iteration.machine import dumps
+    from reversal.ui import UI
+
+    plan = _plan(book, session.config, session.clock.now_ms(), window_s, source)
+    plan["missing"] = LivePlatform(session.config, session.clock, UI(quiet=True)).readiness(book, source)
+    if as_json:
+        click.echo(dumps(plan))
+    else:
+        import yaml
+
+        click.echo("Plan (dry run, nothing changed):\n" + yaml.safe_dump(
+            plan, sort_keys=False, allow_unicode=True, width=100))
+    if plan["missing"]:
+        raise InputError("dry run: a run would stop before any change: " + "; ".join(plan["missing"]) + ".")
+    return 0
 
 
 @click.command("run")

@@ -1,4 +1,4 @@
-"""``reversal status``: where an iteration stands, without touching anything."""
+"""``reversal status``: where iterations stand, without touching anything."""
 
 from __future__ import annotations
 
@@ -9,28 +9,44 @@ import click
 
 def status(config_path: Path | None, iteration: str | None, *, as_json: bool) -> int:
     from reversal.config import load_config
-    from reversal.iteration.machine import dumps, state_summary
+    from reversal.iteration.machine import dumps
+    from reversal.iteration.session import (
+        SLICE_STATUS,
+        identity,
+        name_unreadable,
+        next_action,
+        status_line,
+        summary,
+    )
     from reversal.iteration.store import IterationStore
 
-    store = IterationStore(load_config(config_path).artifacts)
-    states = [store.load(iteration)] if iteration else store.all()
-    summaries = [state_summary(s, store.folder(s.iteration)) for s in states]
+    config = load_config(config_path)
+    store = IterationStore(config.artifacts)
+    if iteration:
+        states, broken = [store.load(iteration)], []
+    else:
+        states, broken = store.scan()
+    here = identity(config)
+    name_unreadable(broken)
     if as_json:
-        click.echo(dumps(summaries[0] if iteration else summaries))
+        docs = [{**summary(s, store.folder(s.iteration)), "slice_status": SLICE_STATUS[s.status],
+                 "this_project": s.platform == here} for s in states]
+        click.echo(dumps(docs[0] if iteration else docs))  # unreadable ones: named on stderr
         return 0
-    if not summaries:
+    if not states:
         click.echo(f"no iterations under {store.root}")
-    for s in summaries:
-        line = f"{s['iteration']}: {s['status']}"
-        if s["step"]:
-            line += f", next step {s['step']}"
-        if s["verdict"]:
-            line += f", verdict {s['verdict']}"
-        click.echo(line)
-        if s["waiting"]:
-            click.echo(f"  waiting for: {s['waiting']['reason']}")
-        for reason in s["reasons"] if iteration else s["reasons"][-1:]:
+    for s in states:
+        other = "" if s.platform == here else \
+            f" [other project: {s.platform.get('project') or 'unknown'}]"
+        click.echo(f"{status_line(s)} — slice {s.slice}: {SLICE_STATUS[s.status]}{other}")
+        if s.waiting:
+            click.echo(f"  waiting for: {s.waiting['reason']}")
+        if s.error:
+            click.echo(f"  stopped on a platform error at {s.error['step']}: {s.error['cause']}")
+        for reason in s.reasons:
             click.echo(f"  - {reason}")
+        if not s.terminal or s.status == "inconclusive":
+            click.echo(f"  next: {next_action(s)}")
     return 0
 
 

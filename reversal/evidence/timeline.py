@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reversal.evidence.provenance import commit_of, time_label
-from reversal.iteration.state import ROLLBACK_STEPS, IterationState
 from reversal.playbooks import Flag
+
+if TYPE_CHECKING:  # evidence renders what the iteration layer hands it; it never imports it
+    from reversal.iteration.state import IterationState
+
+
+def inline_md(text: object) -> str:
+    """Text from the operator or the platform as one Markdown line: newlines collapse, no HTML
+    tag opens and a leading ``#`` cannot open a heading, so no text can restructure the file."""
+    flat = " ".join(str(text).split()).replace("<", "&lt;")
+    return "\\" + flat if flat.startswith("#") else flat
 
 
 def _utc(ms: int) -> str:
@@ -31,13 +40,14 @@ def _template():
         undefined=jinja2.StrictUndefined,
     )
     env.filters["utc"] = _utc
+    env.filters["md"] = inline_md
     return env.get_template("timeline.md.j2")
 
 
 def rollback_reason(state: IterationState) -> str | None:
     """Why the iteration went down the rollback path: the operator's request (the note the
     rollback starts with), else the failure that triggered it."""
-    first = next((i for i, e in enumerate(state.events) if e.step in ROLLBACK_STEPS), None)
+    first = next((i for i, e in enumerate(state.events) if e.step.startswith("rollback")), None)
     if first is None:
         return None
     if state.events[first].kind == "note":

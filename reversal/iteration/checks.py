@@ -1,7 +1,8 @@
-"""Decisions the steps make, kept pure where they can be: preflight, exports, evidence.
+"""Decisions the steps make: preflight, exports, attribution and comparison of windows.
 
-Everything here takes values (env values, files, windows) and returns findings; the steps in
-``machine.py`` do the I/O around them.
+``preflight`` and ``export_request`` are pure; the others read the window files they are
+given (and ``read_vercel_crons`` reads ``vercel.json``) but change nothing. The steps in
+``machine.py`` do the platform I/O around them.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from reversal.playbooks import Playbook
 
 def preflight(book: Playbook, values: Mapping[str, str | None], unreadable: set[str], *,
               secrets: tuple[str, ...], passed: set[str], production: Mapping[str, Any],
-              vercel_json: dict[str, Any]) -> dict[str, Any]:
-    """Everything that must hold before the first production change; shapes, never values."""
+              vercel_json: dict[str, Any], readiness: list[str] = ()) -> dict[str, Any]:
+    """Everything that must hold before the first production change; shapes, never values.
+    ``readiness``: what the platform port found missing (secret, ledger, capture source)."""
     from reversal.platform.envaudit import audit
 
     problems = []
-    missing = [a for a in book.after if a not in passed]
+    missing = missing_after(book, passed)
     if missing:
         problems.append(
             f"slice {book.slice} runs only after {', '.join(missing)} PASSed "
@@ -34,9 +36,15 @@ def preflight(book: Playbook, values: Mapping[str, str | None], unreadable: set[
     problems += [f"{c.key}: {c.reason}" for c in checks if not c.ok]
     if production.get("state", "READY") != "READY":
         problems.append(f"production deployment {production.get('id')} is not READY")
+    problems += readiness
     return {"ok": not problems, "problems": problems, "checks": [c.as_json() for c in checks],
             "crons": vercel_json, "production": dict(production), "slice": book.slice,
             "route": book.route}
+
+
+def missing_after(book: Playbook, passed: set[str]) -> list[str]:
+    """The slices of ``after:`` that have not PASSed on this platform (the one ordering rule)."""
+    return [a for a in book.after if a not in passed]
 
 
 def read_vercel_crons(root: Path | None) -> dict[str, Any]:

@@ -11,29 +11,29 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reversal.clock import Clock
 from reversal.durations import format_duration
-from reversal.errors import ReversalError, StepFailed, Waiting
+from reversal.errors import InputError, StepFailed
 from reversal.evidence.files import utc_iso, utc_stamp, write_json, write_text
 from reversal.evidence.runlog import RunLog
 from reversal.evidence.timeline import render_timeline
 from reversal.iteration import checks
-from reversal.iteration.ports import Platform
-from reversal.iteration.state import (
-    IterationState,
-    advance,
-    fail,
-    journal_entry,
-    note,
-    wait,
-    with_done,
-    with_intent,
-)
+from reversal.iteration.ports import Deployed, Platform
+from reversal.iteration.state import IterationState, journal_entry, journaled
 from reversal.iteration.store import IterationStore
+from reversal.iteration.transitions import (
+    advance,
+    decide,
+    gate_failed,
+    refuse,
+    resume,
+    stopped_on_error,
+    wait,
+)
 from reversal.logs.signatures import Catalogue
 from reversal.playbooks import Playbook
 from reversal.ui import UI, LiveLine, duration_label
@@ -59,14 +59,15 @@ class Context:
     project_root: Path | None = None
     export: Path | None = None  # operator-attached dashboard export (source=export)
     passed_slices: set[str] = field(default_factory=set)
+    analysis: Any = checks  # attribute_baseline / compare_windows over the window files
 
     def folder(self, state: IterationState) -> Path:
         return self.store.folder(state.iteration)
 
-    def artifact(self, state: IterationState, step: str, kind: str, ext: str) -> Path:
-        """``<step>-<slice>-<kind>-<UTC ts>.<ext>`` in the iteration folder."""
-        name = f"{step}-{state.slice}-{kind}-{utc_stamp(self.clock.now_ms())}.{ext}"
-        return self.folder(state) / name
+    def artifact(self, state: IterationState, step: str, kind: str | None, ext: str) -> Path:
+        """``<step>-<slice>[-<kind>]-<UTC ts>.<ext>`` in the iteration folder."""
+        parts = [step, state.slice, *([kind] if kind else []), utc_stamp(self.clock.now_ms())]
+        return self.folder(state) / f"{'-'.join(parts)}.{ext}"
 
 
 # -- steps ----------------------------------------------------------------------------------
@@ -75,16 +76,16 @@ def _preflight(ctx: Context, state: IterationState) -> IterationState:
     book = ctx.playbook
     keys = list(dict.fromkeys([*ctx.secrets, book.flag.name, *book.must_be_off]))
     values, unreadable = ctx.platform.env_values(keys)
-    production = ctx.platform.production()
+    production = asdict(ctx.platform.production())
     result = checks.preflight(
         book, values, unreadable, secrets=ctx.secrets, passed=ctx.passed_slices,
         production=production, vercel_json=checks.read_vercel_crons(ctx.project_root),
+        readiness=ctx.platform.readiness(book, state.source),
     )
     path = write_json(ctx.artifact(state, "preflight", "checks", "json"), result)
     if not result["ok"]:
-        reason = "preflight failed: " + "; ".join(result["problems"])
-        return fail(state, "preflight", ctx.clock.now_ms(), reason, rollback=False,
-                    artifacts=[path.name])
+        reason = "preflight refused (nothing changed): " + "; ".join(result["problems"])
+        return refuse(state, "preflight", ctx.clock.now_ms(), reason, artifacts=[path.name])
     return advance(state, "preflight", ctx.clock.now_ms(),
                    f"Preflight passed: {len(result['checks'])} env checks clean; production "
                    f"deployment {production['id']} READY.", [path.name],
@@ -105,7 +106,7 @@ def _capture(ctx: Context, state: IterationState, step: str, since_ms: int, unti
     of the window file and its meta file."""
     out = ctx.artifact(state, step, "logs", "json")
     if state.source == "api":
-        return [out.name, ctx.platform.capture(since_ms, until_ms, out)["meta_file"]]
+        return [out.name, ctx.platform.capture(since_ms, until_ms, out).meta_file]
     if ctx.export is None:
         raise _Wait(checks.export_request(state, step, since_ms, until_ms))
     expected_deployment = state.facts.get("deploy", {}).get("id") if step == "post" else None
@@ -131,17 +132,14 @@ def _baseline(ctx: Context, state: IterationState) -> IterationState:
 
 def _attribute(ctx: Context, state: IterationState) -> IterationState:
     logs = ctx.folder(state) / state.facts["baseline"]["logs"]
-    summary = checks.attribute_baseline(logs, ctx.playbook, ctx.catalogue)
+    summary = ctx.analysis.attribute_baseline(logs, ctx.playbook, ctx.catalogue)
     json_path = write_json(ctx.artifact(state, "attribution", "matrix", "json"), summary["matrix"])
     md_path = write_text(ctx.artifact(state, "attribution", "matrix", "md"), summary["markdown"])
     files = [json_path.name, md_path.name]
     if summary["target_failures"] == 0:
-        new = note(state, "attribute", ctx.clock.now_ms(),
-                   f"{ctx.playbook.route} carries no target failures in the baseline window; "
-                   "nothing to migrate, no change made.", kind="failed", artifacts=files)
-        new.status, new.step = "stopped", ""
-        new.reasons.append("baseline shows no target failures on the route")
-        return new
+        return refuse(state, "attribute", ctx.clock.now_ms(),
+                      f"baseline shows no target failures on {ctx.playbook.route}: nothing to "
+                      "migrate, no change made", artifacts=files)
     return advance(state, "attribute", ctx.clock.now_ms(),
                    f"{ctx.playbook.route}: {summary['target_failures']} target failure "
                    f"{summary['unit']} in the baseline (rank {summary['rank']} of failing "
@@ -153,63 +151,86 @@ def _flip(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
     value, effect = (flag.on, "flag:on") if on else (flag.off, "flag:off")
     step = "flip" if on else "rollback-flip"
     if journal_entry(state, effect) is None:
-        if on and not ctx.confirm(
+        if on and not state.yes and not ctx.confirm(
             f"Set {flag.name}={value} in production for {ctx.playbook.route} and redeploy?"
         ):
-            raise Waiting(
-                "no production change made: the flag flip was not confirmed. State is saved; "
-                "run again with --yes (or answer yes) to continue this iteration."
-            )
-        state = with_intent(state, effect, ctx.clock.now_ms(), key=flag.name, value=value)
+            raise _Wait({"reason": "no production change made: the flag flip was not confirmed; "
+                         f"run 'reversal resume {state.iteration} --yes' to continue."})
+        state = journaled(state, effect, "intent", ctx.clock.now_ms(), key=flag.name, value=value)
         ctx.store.save(state)
-    result = ctx.platform.write_flag(flag.name, value, flag.allowed)
-    state = with_done(state, effect, ctx.clock.now_ms(), key=flag.name, value=value, **result)
+    split_steps: list[tuple[str, dict[str, Any]]] = []
+
+    def on_step(phase: str, detail: Any) -> None:
+        """A shared record split into a production-only one: each step journaled as it happens."""
+        nonlocal state
+        split_steps.append((phase, dict(detail)))
+        state = journaled(state, f"{effect}:split", phase, ctx.clock.now_ms(), **dict(detail))
+        ctx.store.save(state)
+
+    written = ctx.platform.write_flag(flag.name, value, flag.allowed, on_step=on_step)
+    result = {k: v for k, v in asdict(written).items() if k != "record"}
+    state = journaled(state, effect, "done", ctx.clock.now_ms(), key=flag.name, value=value, **result)
     path = write_json(ctx.artifact(state, step, "flag", "json"),
                       {"key": flag.name, "value": value, "capturedAtUtc": utc_iso(ctx.clock.now_ms()),
-                       **result})
-    verb = "Set" if result.get("changed", True) else "Already at"
-    return advance(state, step, ctx.clock.now_ms(),
-                   f"{verb} {flag.name}={value} (read back exactly, {result.get('length')} chars, "
-                   "no surrounding whitespace).", [path.name], key=flag.name, value=value)
+                       **written.record, **result})
+    verb = "Set" if written.changed else "Already at"
+    how = (f"read back exactly, {written.length} chars, no surrounding whitespace"
+           if written.verification == "read-back" else
+           f"sensitive: written {written.length} chars with no surrounding whitespace; the probe's "
+           "answer proves it took effect")
+    split = " after splitting production off a shared record" if split_steps else ""
+    return advance(state, step, ctx.clock.now_ms(), f"{verb} {flag.name}={value}{split} ({how}).",
+                   [path.name], key=flag.name, value=value)
 
 
 def _deploy(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
+    """Create one deployment per intent, and follow it. A crash or a platform error after the
+    intent is journaled finds the deployment by its intent tag instead of creating another."""
     step, effect = ("deploy", "deploy:on") if on else ("rollback-deploy", "deploy:off")
-    intent_id = f"{state.iteration}:{effect}"
 
     line = LiveLine(ctx.ui, step)
 
     def on_state(deploy_state: str, elapsed: float) -> None:
         line.update(f"deployment {deploy_state} after {duration_label(ctx.clock, elapsed)}")
 
-    done = journal_entry(state, effect)
     try:
-        if done is not None and done["phase"] == "done":
-            record = ctx.platform.wait_deployment(done["deployment_id"], on_state)
-        else:
-            existing = ctx.platform.find_deployment(intent_id) if done else None
-            if existing is not None:
-                record = ctx.platform.wait_deployment(existing["id"], on_state)
-            else:
-                source = state.facts["preflight"]["production"]["id"] if on else \
-                    ctx.platform.production()["id"]
-                state = with_intent(state, effect, ctx.clock.now_ms(), intent_id=intent_id,
-                                    source_id=source)
-                ctx.store.save(state)
-                record = ctx.platform.redeploy(source, intent_id, on_state)
-    except StepFailed as exc:
-        path = write_json(ctx.artifact(state, step, "deployment", "json"),
-                          getattr(exc, "record", None) or {"error": str(exc)})
-        return fail(state, step, ctx.clock.now_ms(), f"deploy failed: {exc}",
-                    rollback=on and ctx.playbook.on_fail == "rollback", artifacts=[path.name])
+        entry = journal_entry(state, effect)
+        phase = entry["phase"] if entry else None
+        found = entry.get("deployment_id") if phase == "done" else \
+            ctx.platform.find_deployment(entry["intent_id"]) if phase == "intent" else None
+        if found is not None:
+            return _deployed(ctx, state, step, effect, ctx.platform.wait_deployment(found, on_state), on=on)
+        if phase != "intent":  # a first attempt, or a new one after a deployment ended ERROR
+            attempt = 1 + sum(1 for e in state.journal if e["effect"] == effect and e["phase"] == "failed")
+            source = state.facts["preflight"]["production"]["id"] if on else ctx.platform.production().id
+            intent_id = f"{state.iteration}:{effect}" + (f"#{attempt}" if attempt > 1 else "")
+            state = journaled(state, effect, "intent", ctx.clock.now_ms(), source_id=source,
+                              intent_id=intent_id)
+            ctx.store.save(state)
+            entry = journal_entry(state, effect)
+        record = ctx.platform.redeploy(entry["source_id"], entry["intent_id"], on_state)
+        return _deployed(ctx, state, step, effect, record, on=on)
     finally:
         line.close()
-    state = with_done(state, effect, ctx.clock.now_ms(), intent_id=intent_id,
-                      deployment_id=record["id"])
-    path = write_json(ctx.artifact(state, step, "deployment", "json"), record)
-    return advance(state, step, ctx.clock.now_ms(),
-                   f"Deployment {record['id']} READY ({record.get('url', '')}).", [path.name],
-                   id=record["id"], url=record.get("url"), ready_ms=record["ready_ms"])
+
+
+def _deployed(ctx: Context, state: IterationState, step: str, effect: str, record: Deployed, *,
+              on: bool) -> IterationState:
+    path = write_json(ctx.artifact(state, step, "deployment", "json"), record.record)
+    intent = journal_entry(state, effect)["intent_id"]  # type: ignore[index]
+    if not record.ready:
+        state = journaled(state, effect, "failed", ctx.clock.now_ms(), intent_id=intent,
+                          deployment_id=record.id, final_state=record.state)
+        reason = f"deployment {record.id} ended {record.state}; production still serves the previous one"
+        if on:
+            return gate_failed(state, step, ctx.clock.now_ms(), reason,
+                               rollback=ctx.playbook.on_fail == "rollback", artifacts=[path.name])
+        return stopped_on_error(state, step, ctx.clock.now_ms(),
+                                f"the rollback {reason}; resume creates a new rollback deployment")
+    state = journaled(state, effect, "done", ctx.clock.now_ms(), intent_id=intent,
+                      deployment_id=record.id)
+    return advance(state, step, ctx.clock.now_ms(), f"Deployment {record.id} READY ({record.url}).",
+                   [path.name], id=record.id, url=record.url, ready_ms=record.ready_ms)
 
 
 def _probe(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
@@ -225,37 +246,32 @@ def _probe(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
         if attempt:
             ctx.clock.sleep(INLINE_PROBE_SPACING_S)
         result = ctx.platform.probe(ctx.playbook, expect)
-        attempts.append(result["artifact"])
-        if result["ok"]:
+        attempts.append(result.artifact)
+        if result.ok:
             break
     artifact = attempts[-1] if on else {**attempts[-1], "attempts": attempts}
     path = write_json(ctx.artifact(state, step, "response", "json"), artifact)
-    if not result["ok"]:
-        reason = f"probe ({expect}) failed: " + "; ".join(result["problems"])
-        if not on:
-            new = fail(state, step, ctx.clock.now_ms(), reason, rollback=False,
-                       artifacts=[path.name])
-            new.reasons.append("rollback could not be verified; check the route by hand")
-            return new
-        return fail(state, step, ctx.clock.now_ms(), reason,
-                    rollback=ctx.playbook.on_fail == "rollback", artifacts=[path.name])
+    if not result.ok:
+        return gate_failed(state, step, ctx.clock.now_ms(),
+                           f"probe ({expect}) failed: " + "; ".join(result.problems),
+                           rollback=ctx.playbook.on_fail == "rollback", artifacts=[path.name])
     message = (f"{ctx.playbook.route} answered the dispatch-only contract (dispatchKey "
-               f"{result.get('dispatch_key')}); unauthenticated request got 401."
+               f"{result.dispatch_key}); unauthenticated request got 401."
                if on else f"{ctx.playbook.route} answered inline "
                f"{ctx.playbook.probe.inline_status}; unauthenticated request got 401.")
     return advance(state, step, ctx.clock.now_ms(), message, [path.name],
-                   dispatch_key=result.get("dispatch_key"), event_id=result.get("event_id"))
+                   dispatch_key=result.dispatch_key, event_id=result.event_id)
 
 
 def _durable(ctx: Context, state: IterationState) -> IterationState:
     key = state.facts.get("probe", {}).get("dispatch_key")
     result = ctx.platform.durable(ctx.playbook, key, lambda msg: ctx.ui.step("durable", msg))
-    path = write_json(ctx.artifact(state, "durable", "health", "json"), result["snapshot"])
-    if not result["ok"]:
-        return fail(state, "durable", ctx.clock.now_ms(),
-                    "durable execution unhealthy: " + "; ".join(result["problems"]),
-                    rollback=ctx.playbook.on_fail == "rollback", artifacts=[path.name])
-    return advance(state, "durable", ctx.clock.now_ms(), result["summary"], [path.name])
+    path = write_json(ctx.artifact(state, "durable", "health", "json"), result.snapshot)
+    if not result.ok:
+        return gate_failed(state, "durable", ctx.clock.now_ms(),
+                           "durable execution unhealthy: " + "; ".join(result.problems),
+                           rollback=ctx.playbook.on_fail == "rollback", artifacts=[path.name])
+    return advance(state, "durable", ctx.clock.now_ms(), result.summary, [path.name])
 
 
 def _wait_until(ctx: Context, label: str, what: str, until_ms: int) -> None:
@@ -295,14 +311,13 @@ def _post(ctx: Context, state: IterationState) -> IterationState:
 
 def _compare(ctx: Context, state: IterationState) -> IterationState:
     folder = ctx.folder(state)
-    result = checks.compare_windows(
+    result = ctx.analysis.compare_windows(
         folder / state.facts["baseline"]["logs"], folder / state.facts["post"]["logs"],
         ctx.playbook, ctx.catalogue, state.facts["baseline"]["window"], state.facts["post"]["window"],
     )
     json_path = write_json(ctx.artifact(state, "compare", "report", "json"), result["json"])
     md_path = write_text(ctx.artifact(state, "compare", "report", "md"), result["markdown"])
-    state.verdict = result["verdict"]
-    state.reasons = list(result["reasons"])
+    state = decide(state, result["verdict"], result["reasons"])
     return advance(state, "compare", ctx.clock.now_ms(),
                    f"Compared baseline vs post: {result['headline']}.",
                    [json_path.name, md_path.name], verdict=result["verdict"],
@@ -311,14 +326,15 @@ def _compare(ctx: Context, state: IterationState) -> IterationState:
 
 def _verdict(ctx: Context, state: IterationState) -> IterationState:
     verdict = state.verdict or "INCONCLUSIVE"
-    path = write_json(ctx.artifact(state, "verdict", ctx.playbook.slice, "json"), {
+    path = write_json(ctx.artifact(state, "verdict", None, "json"), {
         "iteration": state.iteration, "slice": state.slice, "route": state.route,
         "verdict": verdict, "reasons": state.reasons, "decidedAtUtc": utc_iso(ctx.clock.now_ms()),
     })
     if verdict == "FAIL":
-        return fail(state, "verdict", ctx.clock.now_ms(),
-                    f"verdict FAIL: {state.facts['compare'].get('headline', 'see the compare report')}",
-                    rollback=ctx.playbook.on_fail == "rollback", artifacts=[path.name])
+        headline = state.facts["compare"].get("headline") or "see the compare report"
+        return gate_failed(state, "verdict", ctx.clock.now_ms(),
+                           f"verdict FAIL: {headline.removeprefix('FAIL: ')}",
+                           rollback=ctx.playbook.on_fail == "rollback", artifacts=[path.name])
     message = {"PASS": "Verdict PASS: slice done; the slices after it are unlocked.",
                "INCONCLUSIVE": "Verdict INCONCLUSIVE: stopped. Extend the post window "
                "('reversal resume --extend 30m') or accept with a reason "
@@ -331,10 +347,11 @@ def _rollback_capture(ctx: Context, state: IterationState) -> IterationState:
     window = {"since_ms": start, "until_ms": start + int(min(state.window_s, ROLLBACK_WINDOW_S) * 1000)}
     _wait_until(ctx, "rollback window", "the rollback window", window["until_ms"])
     out = ctx.artifact(state, "rollback", "logs", "json")
-    meta = ctx.platform.capture(window["since_ms"], window["until_ms"], out)
+    captured = ctx.platform.capture(window["since_ms"], window["until_ms"], out)
+    rows = "?" if captured.rows is None else captured.rows
     return advance(state, "rollback-capture", ctx.clock.now_ms(),
-                   f"Captured the rollback window ({meta.get('rows', '?')} rows); rollback "
-                   "complete.", [out.name, meta["meta_file"]], window=window)
+                   f"Captured the rollback window ({rows} rows); rollback complete.",
+                   [out.name, captured.meta_file], window=window)
 
 
 HANDLERS: dict[str, Callable[[Context, IterationState], IterationState]] = {
@@ -370,39 +387,44 @@ def persist(ctx: Context, state: IterationState) -> None:
 
 
 def drive(ctx: Context, state: IterationState) -> IterationState:
-    """Run steps until the iteration ends or must wait; the state is saved after each step.
+    """Run steps until the iteration ends, waits or stops on an error; state saved after each.
 
-    Gate failures (probe, durable, verdict, deploy ERROR) are decided inside the steps. An
-    error that stops a step half-way (the platform unreachable, a flag that does not read
-    back exactly, bad input) leaves the iteration at that step, recorded, for a resume to retry:
-    nothing is rolled back on an error nobody has looked at.
+    Gate failures are decided inside the steps (``gate_failed``). A platform error
+    (``PlatformError``, or any failed request below the port) stops the iteration at its step
+    with status ``error`` and the command to resume it: nothing is rolled back on an error
+    nobody has looked at. Bad input stops it the same way and is raised (exit 2); on a resume
+    from a wait, the wait stands (the operator's attachment was wrong, not the iteration).
     """
     log = RunLog(ctx.folder(state) / "run.log", ctx.clock, iteration=state.iteration, slice=state.slice)
-    waiting_before = state.waiting if state.status == "waiting" else None
+    before = state
     try:
-        if waiting_before is not None:
-            state.status, state.waiting = "running", None
+        if state.status in ("waiting", "error"):
+            state = resume(state)
         while state.step and state.status == "running":
             step = state.step
             ctx.ui.step(step, "starting")
             log.info("step.start", step=step)
             try:
                 state = HANDLERS[step](ctx, state)
-            except _Wait as waiting:
-                state = wait(state, step, ctx.clock.now_ms(), waiting.details["reason"],
-                             **{k: v for k, v in waiting.details.items() if k != "reason"})
-                log.info("step.waiting", step=step, reason=waiting.details["reason"])
-                persist(ctx, state)
-                break
-            except ReversalError as exc:
-                if isinstance(exc, StepFailed):
-                    state = note(state, step, ctx.clock.now_ms(),
-                                 f"{step} stopped: {exc} (resume retries this step)", kind="failed")
-                elif waiting_before is not None:  # bad input on resume: still waiting for it
-                    state.status, state.waiting = "waiting", waiting_before
+            except (_Wait, InputError, StepFailed) as exc:
+                # A step saves its journaled intents before each effect: carry on from what is
+                # saved, as a new process would, so an intent is never lost.
+                state = ctx.store.load(state.iteration)
+                if isinstance(exc, _Wait):
+                    state = wait(state, step, ctx.clock.now_ms(), exc.details["reason"],
+                                 **{k: v for k, v in exc.details.items() if k != "reason"})
+                    log.info("step.waiting", step=step, reason=exc.details["reason"])
+                    persist(ctx, state)
+                    break
                 log.error("step.error", step=step, error=str(exc), kind=type(exc).__name__)
+                if isinstance(exc, InputError) and before.status == "waiting":
+                    persist(ctx, before)  # the operator's attachment was wrong: still waiting
+                    raise
+                state = stopped_on_error(state, step, ctx.clock.now_ms(), str(exc))
                 persist(ctx, state)
-                raise
+                if isinstance(exc, InputError):
+                    raise
+                break
             last = state.events[-1] if state.events else None
             log.info("step.end", step=step, status=state.status, next=state.step,
                      summary=last.message if last else None)
@@ -421,15 +443,6 @@ def _render_pages(ctx: Context, state: IterationState) -> None:
     from reversal.evidence.report import write_pages
 
     write_pages(ctx.folder(state), ctx.books, ctx.catalogue)
-
-
-def state_summary(state: IterationState, folder: Path) -> dict[str, Any]:
-    return {
-        "iteration": state.iteration, "slice": state.slice, "route": state.route,
-        "status": state.status, "step": state.step or None, "verdict": state.verdict,
-        "reasons": state.reasons, "waiting": state.waiting, "folder": str(folder),
-        "completed": state.completed,
-    }
 
 
 def dumps(obj: Any) -> str:

@@ -1,4 +1,4 @@
-"""Iteration state: what has happened, what comes next. Pure data and pure transitions.
+"""Iteration state: what has happened, what comes next. Pure data; ``transitions.py`` moves it.
 
 ``state.json`` is written atomically after every step, so it always names the next step to
 run. Side effects are journaled *intent* before they are made and *done* after, with what
@@ -23,9 +23,13 @@ FORWARD_STEPS = (
 ROLLBACK_STEPS = ("rollback-flip", "rollback-deploy", "rollback-probe", "rollback-capture")
 ALL_STEPS = FORWARD_STEPS + ROLLBACK_STEPS
 
-Status = Literal["running", "waiting", "passed", "failed", "inconclusive", "rolled-back", "stopped"]
-TERMINAL = ("passed", "failed", "inconclusive", "rolled-back", "stopped")
+Status = Literal["running", "waiting", "error", "passed", "failed", "inconclusive", "rolled-back",
+                 "stopped", "abandoned"]
+STATUSES = ("running", "waiting", "error", "passed", "failed", "inconclusive", "rolled-back", "stopped",
+            "abandoned")
+TERMINAL = ("passed", "failed", "inconclusive", "rolled-back", "stopped", "abandoned")
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 
 
 @dataclass
@@ -34,7 +38,7 @@ class Event:
 
     at_ms: int
     step: str
-    kind: str  # "started" | "done" | "effect" | "waiting" | "failed" | "verdict" | "note"
+    kind: str  # "done" | "waiting" | "failed" | "error" | "note"
     message: str
     artifacts: list[str] = field(default_factory=list)
 
@@ -47,7 +51,8 @@ class IterationState:
     created_ms: int
     window_s: float
     source: Literal["api", "export"] = "api"
-    sandbox: bool = False
+    platform: dict[str, str] = field(default_factory=dict)  # identity: api base, team, project
+    yes: bool = False  # the operator confirmed production changes for the whole iteration
     step: str = "preflight"  # next step to run; "" when terminal
     status: Status = "running"
     completed: list[str] = field(default_factory=list)
@@ -57,6 +62,7 @@ class IterationState:
     journal: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     waiting: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None  # status "error": {step, cause, resume}
     version: int = STATE_VERSION
 
     @property
@@ -73,13 +79,24 @@ class IterationState:
                 f"{origin}: not a reversal state file of version {STATE_VERSION}; expected the "
                 "state.json that 'reversal run' writes in an iteration folder."
             )
+        data = {k: v for k, v in data.items() if k != "sandbox"}  # files written before identity scoping
         try:
             events = [Event(**e) for e in data.get("events", [])]
             state = cls(**{**data, "events": events})
         except TypeError as exc:
             raise InputError(f"{origin}: state file has unexpected fields ({exc}).") from None
-        if state.step and state.step not in ALL_STEPS:
-            raise InputError(f"{origin}: field 'step' names an unknown step {state.step!r}.")
+        for name, allowed in (("step", ("", *ALL_STEPS)), ("status", STATUSES),
+                              ("verdict", (None, *VERDICTS)), ("source", ("api", "export"))):
+            if getattr(state, name) not in allowed:
+                raise InputError(
+                    f"{origin}: field {name!r} is {getattr(state, name)!r}; expected one of "
+                    f"{', '.join(repr(a) for a in allowed)}."
+                )
+        for name, kind in (("iteration", str), ("slice", str), ("created_ms", int),
+                           ("window_s", (int, float)), ("completed", list), ("reasons", list),
+                           ("facts", dict), ("journal", list), ("platform", dict)):
+            if not isinstance(getattr(state, name), kind):
+                raise InputError(f"{origin}: field {name!r} has the wrong type; expected {kind}.")
         return state
 
 
@@ -91,75 +108,8 @@ def journal_entry(state: IterationState, effect: str) -> dict[str, Any] | None:
     return None
 
 
-def with_intent(state: IterationState, effect: str, at_ms: int, **data: Any) -> IterationState:
+def journaled(state: IterationState, effect: str, phase: str, at_ms: int, **data: Any) -> IterationState:
+    """Append to the effect journal: ``intent`` before a side effect, ``done`` or ``failed`` after."""
     new = copy.deepcopy(state)
-    new.journal.append({"effect": effect, "phase": "intent", "at_ms": at_ms, **data})
-    return new
-
-
-def with_done(state: IterationState, effect: str, at_ms: int, **data: Any) -> IterationState:
-    new = copy.deepcopy(state)
-    new.journal.append({"effect": effect, "phase": "done", "at_ms": at_ms, **data})
-    return new
-
-
-def next_forward(step: str) -> str:
-    index = FORWARD_STEPS.index(step)
-    return FORWARD_STEPS[index + 1] if index + 1 < len(FORWARD_STEPS) else ""
-
-
-def next_rollback(step: str) -> str:
-    index = ROLLBACK_STEPS.index(step)
-    return ROLLBACK_STEPS[index + 1] if index + 1 < len(ROLLBACK_STEPS) else ""
-
-
-def advance(state: IterationState, step: str, at_ms: int, message: str, artifacts: list[str],
-            **facts: Any) -> IterationState:
-    """Record ``step`` as done and point at the step after it."""
-    new = copy.deepcopy(state)
-    new.completed.append(step)
-    new.facts.setdefault(step, {}).update(facts)
-    new.events.append(Event(at_ms, step, "done", message, list(artifacts)))
-    new.step = next_rollback(step) if step in ROLLBACK_STEPS else next_forward(step)
-    new.waiting = None
-    if step in ROLLBACK_STEPS and not new.step:
-        new.status = "rolled-back"
-    elif step == "verdict" and not new.step:
-        new.status = {"PASS": "passed", "FAIL": "failed", "INCONCLUSIVE": "inconclusive"}[
-            new.verdict or "INCONCLUSIVE"
-        ]
-    return new
-
-
-def fail(state: IterationState, step: str, at_ms: int, reason: str, *, rollback: bool,
-         artifacts: list[str] = ()) -> IterationState:
-    """A step failed: go down the rollback path when asked (and a flip may have happened)."""
-    new = copy.deepcopy(state)
-    new.reasons.append(reason)
-    new.events.append(Event(at_ms, step, "failed", reason, list(artifacts)))
-    flipped = journal_entry(new, "flag:on") is not None
-    if flipped:  # the change was made and did not hold: that is a FAIL of the slice
-        new.verdict = "FAIL"
-    if rollback and flipped:
-        new.step = ROLLBACK_STEPS[0]
-        new.status = "running"
-        new.events.append(Event(at_ms, step, "note", "Rolling back: the flag goes to its off value."))
-    else:
-        new.step = ""
-        new.status = "failed"
-    return new
-
-
-def wait(state: IterationState, step: str, at_ms: int, reason: str, **details: Any) -> IterationState:
-    new = copy.deepcopy(state)
-    new.status = "waiting"
-    new.waiting = {"step": step, "reason": reason, **details}
-    new.events.append(Event(at_ms, step, "waiting", reason))
-    return new
-
-
-def note(state: IterationState, step: str, at_ms: int, message: str, kind: str = "note",
-         artifacts: list[str] = ()) -> IterationState:
-    new = copy.deepcopy(state)
-    new.events.append(Event(at_ms, step, kind, message, list(artifacts)))
+    new.journal.append({"effect": effect, "phase": phase, "at_ms": at_ms, **data})
     return new

@@ -82,21 +82,25 @@ class IterationStore:
             )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:
             raise InputError(f"{path}: state file is not valid JSON ({exc}).") from None
         return IterationState.from_json(data, str(path))
 
-    def all(self) -> list[IterationState]:
-        """Every iteration, oldest first (by creation time)."""
+    def scan(self) -> tuple[list[IterationState], list[str]]:
+        """Every readable iteration, oldest first, and one message per unreadable state file:
+        a corrupt iteration is named, never allowed to block the others."""
         if not self.root.is_dir():
-            return []
-        states = [self.load(p.parent.name) for p in self.root.glob(f"*/{STATE}")]
-        return sorted(states, key=lambda s: (s.created_ms, s.iteration))
+            return [], []
+        states, broken = [], []
+        for path in sorted(self.root.glob(f"*/{STATE}")):
+            try:
+                states.append(self.load(path.parent.name))
+            except InputError as exc:
+                broken.append(str(exc))
+        return sorted(states, key=lambda s: (s.created_ms, s.iteration)), broken
 
-    def open_for(self, slice_name: str) -> IterationState | None:
-        """The unfinished iteration of a slice, if any."""
-        live = [s for s in self.all() if s.slice == slice_name and not s.terminal]
-        return live[-1] if live else None
+    def all(self) -> list[IterationState]:
+        return self.scan()[0]
 
     # -- manifest -----------------------------------------------------------------------
     def write_manifest(self, iteration: str) -> Path:

@@ -470,3 +470,75 @@ class DurableReport:
             "webhookEvent": self.queue,
             "webhookEventGrowth": self.growth,
         }
+
+
+# -- the one assessment ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What a ledger snapshot says about a slice, as fields first and sentences second.
+
+    The loop's durable step and ``reversal durable check`` both decide with this, so they can
+    never disagree on what is healthy.
+    """
+
+    run: str | None  # the dispatched run: succeeded / failed / timeout / missing; None: no key
+    stuck_running: int  # the slice's function's runs RUNNING past the stuck threshold
+    failed_due: int  # WebhookEvent rows FAILED and due (the queue gave up on them)
+    queue_growing: bool
+    invalid_signature: int  # ledger FAILED rows (24 h) + Inngest runs failed with 'Invalid signature'
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.run, "stuckRunning": self.stuck_running, "failedDue": self.failed_due,
+                "queueGrowing": self.queue_growing, "invalidSignature": self.invalid_signature,
+                "ok": self.ok, "problems": list(self.problems)}
+
+
+def assess(*, outcome: RunOutcome | None, health: dict[str, Any] | None, queue: dict[str, Any] | None,
+           growth: dict[str, Any] | None, function: str | None, queue_name: str | None,
+           inngest: dict[str, Any] | None = None, failed_due_before: int | None = None) -> Assessment:
+    """Pure: the findings that fail a slice's durable gate, from what was read.
+
+    ``failed_due_before``: the FAILED-due count when the change started to be judged; given, only
+    rows added since count (the loop judges the change, not the backlog it came to fix); absent,
+    any FAILED-due row counts (``durable check`` judges the queue as it is)."""
+    problems = []
+    if outcome is not None and not outcome.ok:
+        waited = f"after {outcome.waited_s:g}s"
+        problems.append({
+            "failed": f"run for {outcome.dispatch_key} FAILED: {outcome.last_error or 'no lastError'}",
+            "timeout": f"run for {outcome.dispatch_key} still RUNNING {waited}",
+            "missing": f"no {outcome.function or 'run'} row for {outcome.dispatch_key} {waited} "
+                       "(a 202 / ENQUEUED dispatch is not execution)",
+        }[outcome.outcome])
+    bfr = (health or {}).get("backgroundFunctionRun") or {}
+    stuck = [r for r in bfr.get("stuckRunning", []) if r.get("functionName") == function]
+    if stuck:
+        problems.append(f"{len(stuck)} {function} run(s) stuck RUNNING")
+    growing = bool(queue_name and growth and growth.get("growing"))
+    if growing:
+        problems.append(
+            f"{queue_name} pending-due grew {growth['pendingDueBefore']} → "  # type: ignore[index]
+            f"{growth['pendingDueAfter']} in {growth['intervalSeconds']:g}s"  # type: ignore[index]
+        )
+    failed_due = int((queue or {}).get("failedDue") or 0) if queue_name else 0
+    if failed_due_before is None and failed_due:
+        problems.append(f"{queue_name} has {failed_due} FAILED rows due")
+    elif failed_due_before is not None and failed_due > failed_due_before:
+        problems.append(f"{queue_name} FAILED rows due rose from {failed_due_before} to {failed_due}")
+    ledger_invalid = int(bfr.get("invalidSignatureFailuresLast24h") or 0)
+    inngest_invalid = int((inngest or {}).get("invalidSignatureFailures") or 0)
+    if ledger_invalid:
+        problems.append(f"{ledger_invalid} ledger run(s) FAILED with 'Invalid signature' in 24 h: "
+                        "check INNGEST_SIGNING_KEY for whitespace")
+    if inngest_invalid:
+        problems.append(f"{inngest_invalid} Inngest function runs failed with 'Invalid signature' in "
+                        "the last 15 min: check INNGEST_SIGNING_KEY for whitespace")
+    return Assessment(outcome.outcome if outcome else None, len(stuck), failed_due, growing,
+                      ledger_invalid + inngest_invalid, tuple(problems))

@@ -425,9 +425,11 @@ class VercelClient:
         return None
 
     def create_env(
-        self, key: str, value: str, *, target: tuple[str, ...] = ("production",), type: str = "encrypted"
+        self, key: str, value: str, *, target: tuple[str, ...] = ("production",), type: str = "encrypted",
+        upsert: bool = True,
     ) -> EnvVar:
-        """Create (or upsert) ``key``. A retry first checks whether the first attempt landed."""
+        """Create (or upsert) ``key``. A retry first checks whether the first attempt landed.
+        Without ``upsert``, an existing key fails with ``ENV_ALREADY_EXISTS`` (a lease's create)."""
 
         def landed() -> dict[str, Any] | None:
             found = self.find_env(key, target[0])
@@ -438,7 +440,7 @@ class VercelClient:
 
         body = self._send(
             "POST", self._api(f"/v10/projects/{self.project_id}/env"), f"env create {key}",
-            params={"upsert": "true"},
+            params={"upsert": "true"} if upsert else None,
             body={"key": key, "value": value, "type": type, "target": list(target)},
             recover=landed,
         )
@@ -463,15 +465,34 @@ class VercelClient:
     def edit_env(self, env_id: str, value: str | None = None, *,
                  target: tuple[str, ...] | None = None) -> EnvVar:
         """PATCH only what is given: a value, or the targets (detaching production from a
-        shared record sends ``target`` alone, so the value of a sensitive var is untouched)."""
+        shared record sends ``target`` alone, so the value of a sensitive var is untouched).
+        A lost answer is checked by a read before any retry, so a write is never made twice."""
         body: dict[str, Any] = {}
         if value is not None:
             body["value"] = value
         if target is not None:
             body["target"] = list(target)
+
+        def landed() -> dict[str, Any] | None:
+            found = self.get_env(env_id)
+            if value is not None and found.value != value:
+                return None
+            if target is not None and sorted(found.target) != sorted(target):
+                return None
+            return {"id": found.id, "key": found.key, "type": found.type, "target": list(found.target)}
+
         reply = self._send("PATCH", self._api(f"/v9/projects/{self.project_id}/env/{env_id}"),
-                           f"env edit {env_id}", body=body)
+                           f"env edit {env_id}", body=body, recover=landed)
         return parse_env(reply, decrypted=False)
+
+    def delete_env(self, env_id: str) -> None:
+        """Remove a variable (a released or broken lease); already gone counts as done."""
+        try:
+            self._send("DELETE", self._api(f"/v9/projects/{self.project_id}/env/{env_id}"),
+                       f"env delete {env_id}")
+        except VercelError as exc:
+            if exc.status != 404:
+                raise
 
     # -- deployments -------------------------------------------------------------------------
 

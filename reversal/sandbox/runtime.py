@@ -218,11 +218,14 @@ class Sandbox:
         return Faults(self.settings.api_429_rate, self.settings.api_5xx_rate)
 
     def _serve_api(self, incoming: Incoming) -> tuple[int, dict[str, str], bytes]:
+        from reversal.sandbox import extras
+
         call = self._call(incoming)
         if isinstance(call, Call):
-            call = vercel_api(self.platform, call, self.clock.now_ms(), token=self.token,
-                              faults=self._faults(), rng=self._rngs["faults"],
-                              page_size=self.settings.page_size, refusal=self.settings.request_logs)
+            now = self.clock.now_ms()
+            call = extras.handle(self, call, now) or vercel_api(
+                self.platform, call, now, token=self.token, faults=self._faults(), rng=self._rngs["faults"],
+                page_size=self.settings.page_size, refusal=self.settings.request_logs)
         return _send(call)
 
     def _serve_logs(self, incoming: Incoming) -> tuple[int, dict[str, str], bytes]:

@@ -74,3 +74,35 @@ def serve(tmp_path: Path) -> Iterator:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def set_faults(served: Served, **knobs) -> dict:
+    """Break or heal the served sandbox while it runs (``POST /_sandbox/faults``)."""
+    import httpx
+
+    reply = httpx.post(f"{served.info['api'].rstrip('/')}/_sandbox/faults", json=knobs,
+                       headers={"Authorization": f"Bearer {served.info['token']}"}, timeout=10)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def deployments(served: Served) -> list[dict]:
+    return [e for e in served.audit() if e["action"] == "deployment.create"]
+
+
+def start(args: list[str], cwd: Path, served: Served) -> subprocess.Popen:
+    """A reversal command in the background against ``served``."""
+    env = {**os.environ, **served.env, "NO_COLOR": "1"}
+    return subprocess.Popen([sys.executable, "-m", "reversal", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+
+
+def wait_for(condition, timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)

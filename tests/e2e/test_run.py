@@ -69,6 +69,8 @@ def test_offload_that_does_not_help_fails_and_rolls_back(tmp_path):
     assert inline["status"] == 200 and inline["unauthorizedStatus"] == 401
     assert any(n.name.startswith("rollback-response-timing-logs-") for n in folder.iterdir())
     assert "Rolling back" in (folder / "timeline.md").read_text()
+    assert not list(folder.glob("verdict-response-timing-response-timing-*"))  # no stutter
+    assert all("FAIL: FAIL:" not in r for r in summary["reasons"])
     assert verify_manifest(folder) == []
 
 
@@ -79,7 +81,19 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path):
     assert plan["flag_write"] == {"key": "CRON_RESPONSE_TIMING_USE_INNGEST", "value": "true",
                                   "target": "production", "rollback_value": "false"}
     assert plan["probe_requests"][0].startswith("GET http://127.0.0.1:")
+    assert plan["missing"] == []
     assert iteration_dirs(tmp_path) == []
+
+
+def test_dry_run_names_what_is_missing_and_exits_2(tmp_path):
+    nowhere = "http://127.0.0.1:9"
+    missing = cli(["run", "--route", "response-timing", "--dry-run"], tmp_path,
+                  {"VERCEL_TOKEN": "t", "VERCEL_PROJECT_ID": "prj_x", "VERCEL_ORG_ID": "team_x",
+                   "REVERSAL_VERCEL_API": nowhere, "REVERSAL_VERCEL_LOGS_API": nowhere,
+                   "REVERSAL_APP_URL": nowhere, "CRON_SECRET": "", "DATABASE_URL": ""})
+    assert missing.returncode == 2, missing.stderr
+    assert "CRON_SECRET is not set locally" in missing.stderr and "DATABASE_URL is not set" in missing.stderr
+    assert "Traceback" not in missing.stderr and iteration_dirs(tmp_path) == []
 
 
 
@@ -96,8 +110,9 @@ def test_signing_key_with_a_trailing_newline_stops_at_preflight(tmp_path):
                   "--sandbox-knob", "bad_signing_key=true"], tmp_path)
     assert result.returncode == 1
     summary = json.loads(result.stdout)
-    assert summary["status"] == "failed" and summary["verdict"] is None
-    assert summary["reasons"] == ["preflight failed: INNGEST_SIGNING_KEY: leading or trailing whitespace"]
+    assert summary["status"] == "stopped" and summary["verdict"] is None
+    assert summary["reasons"] == ["preflight refused (nothing changed): INNGEST_SIGNING_KEY: leading or "
+                                  "trailing whitespace"]
     [folder] = iteration_dirs(tmp_path)
     checks = json.loads(next(folder.glob("preflight-*")).read_text())
     key = next(c for c in checks["checks"] if c["key"] == "INNGEST_SIGNING_KEY")

@@ -5,6 +5,7 @@ import signal
 import pytest
 
 from reversal.errors import LockHeld
+from reversal.iteration.session import open_for
 from reversal.iteration.state import IterationState
 from reversal.iteration.store import IterationStore, verify_manifest
 
@@ -57,7 +58,20 @@ def test_state_manifest_and_open_iteration(tmp_path):
     assert verify_manifest(folder) == []
     (folder / "baseline-x.json").write_text("[1]")
     assert verify_manifest(folder) == ["baseline-x.json: sha256 does not match"]
-    assert store.open_for("response-timing").iteration == folder.name
+    assert open_for(store, "response-timing", {}).iteration == folder.name
+    assert open_for(store, "response-timing", {"project": "prj_other"}) is None
     state.status = "passed"
     store.save(state)
-    assert store.open_for("response-timing") is None
+    assert open_for(store, "response-timing", {}) is None
+
+
+def test_a_corrupt_state_file_is_named_and_the_others_still_load(tmp_path):
+    store = IterationStore(tmp_path)
+    good = store.new_folder("response-timing", 1)
+    store.save(IterationState(iteration=good.name, slice="response-timing", route="/r",
+                              created_ms=1, window_s=60))
+    bad = store.new_folder("background-jobs", 2)
+    (bad / "state.json").write_text('{"version": 1, "iter')
+    states, broken = store.scan()
+    assert [s.iteration for s in states] == [good.name]
+    assert len(broken) == 1 and str(bad / "state.json") in broken[0]

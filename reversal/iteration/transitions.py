@@ -1,0 +1,231 @@
+"""Every change of an iteration's status, step or verdict: named pure functions over one table.
+
+The steps and the allowed moves between statuses are data (``FORWARD_STEPS``,
+``ROLLBACK_STEPS``, ``TABLE``); each transition checks its move against the table and returns
+a new state. Step handlers and commands call these and never assign ``status``, ``step`` or
+``verdict`` themselves, so this module is the one place that says how an iteration can move.
+
+Two kinds of trouble are kept apart (as Argo Rollouts keeps ``Error`` apart from ``Failed``):
+a *gate failure* (probe contract broken, durable run FAILED, deployment ERROR, verdict FAIL)
+is a finding about the change and goes down the rollback path the playbook names; a *platform
+error* (the API gone, retries spent, a build past its deadline) says nothing about the change
+and stops the iteration at its step with status ``error``, for ``reversal resume`` to retry.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from reversal.errors import InputError
+from reversal.iteration.state import (
+    FORWARD_STEPS,
+    ROLLBACK_STEPS,
+    STATUSES,
+    Event,
+    IterationState,
+    journal_entry,
+)
+
+# name -> (statuses it may start from, statuses it may end in)
+TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "advance": (("running",), ("running", "passed", "inconclusive", "rolled-back", "abandoned")),
+    "decide": (("running",), ("running",)),
+    "gate_failed": (("running",), ("running", "failed")),
+    "refuse": (("running",), ("stopped",)),
+    "stopped_on_error": (("running",), ("error",)),
+    "wait": (("running",), ("waiting",)),
+    "resume": (("running", "waiting", "error"), ("running",)),
+    "accept": (("inconclusive",), ("passed",)),
+    "extend_post": (("inconclusive",), ("running",)),
+    "begin_rollback": (("running", "waiting", "error", "passed", "failed", "inconclusive",
+                        "rolled-back", "stopped"), ("running",)),
+    "abandon": (("running", "waiting", "error", "inconclusive", "failed", "stopped"), ("abandoned",)),
+}
+TERMINAL_STATUSES = ("passed", "failed", "rolled-back", "stopped", "abandoned")
+RESUMABLE_STATUSES = ("running", "waiting", "error", "inconclusive")
+assert set(TERMINAL_STATUSES) | set(RESUMABLE_STATUSES) == set(STATUSES)
+
+
+def _move(state: IterationState, name: str, to: str) -> IterationState:
+    sources, targets = TABLE[name]
+    if state.status not in sources or to not in targets:
+        raise InputError(
+            f"iteration {state.iteration} is {state.status}: '{name}' is not allowed from there "
+            f"(allowed from {', '.join(sources)})."
+        )
+    new = copy.deepcopy(state)
+    new.status = to
+    return new
+
+
+def _event(new: IterationState, at_ms: int, step: str, kind: str, message: str,
+           artifacts: Any = ()) -> None:
+    new.events.append(Event(at_ms, step, kind, message, list(artifacts)))
+
+
+def _next(step: str) -> str:
+    path = ROLLBACK_STEPS if step in ROLLBACK_STEPS else FORWARD_STEPS
+    index = path.index(step)
+    return path[index + 1] if index + 1 < len(path) else ""
+
+
+def flipped(state: IterationState) -> bool:
+    """Whether the flag may have been written to its on value (intent journaled)."""
+    return journal_entry(state, "flag:on") is not None
+
+
+def needs_rollback(state: IterationState) -> bool:
+    """The flag may be on in production and no rollback redeploy has finished."""
+    return flipped(state) and "rollback-deploy" not in state.completed
+
+
+def advance(state: IterationState, step: str, at_ms: int, message: str, artifacts: Any = (),
+            **facts: Any) -> IterationState:
+    """``step`` is done: record it and point at the next step (or the end of its path)."""
+    following = _next(step)
+    if following:
+        to = "running"
+    elif step in ROLLBACK_STEPS:
+        to = "abandoned" if state.facts.get("abandon") else "rolled-back"
+    else:  # the verdict step: FAIL never gets here (gate_failed)
+        to = "passed" if state.verdict == "PASS" else "inconclusive"
+    new = _move(state, "advance", to)
+    new.completed.append(step)
+    new.facts.setdefault(step, {}).update(facts)
+    _event(new, at_ms, step, "done", message, artifacts)
+    new.step = following
+    return new
+
+
+def decide(state: IterationState, verdict: str, reasons: list[str]) -> IterationState:
+    """The compare step's verdict and its reasons (acted on by the verdict step)."""
+    new = _move(state, "decide", "running")
+    new.verdict, new.reasons = verdict, list(reasons)  # type: ignore[assignment]
+    return new
+
+
+def gate_failed(state: IterationState, step: str, at_ms: int, reason: str, *, rollback: bool,
+                artifacts: Any = ()) -> IterationState:
+    """A gate found the change does not hold: FAIL, and roll back when the playbook says so."""
+    if step in ROLLBACK_STEPS:  # the rollback's own check: the flag is off, recorded for a human
+        new = _move(state, "gate_failed", "failed")
+        new.reasons += [reason, "rollback could not be verified; check the route by hand"]
+        _event(new, at_ms, step, "failed", reason, artifacts)
+        new.step = ""
+        return new
+    to = "running" if rollback and flipped(state) else "failed"
+    new = _move(state, "gate_failed", to)
+    new.verdict = "FAIL" if flipped(state) else new.verdict
+    if reason not in new.reasons:
+        new.reasons.append(reason)
+    _event(new, at_ms, step, "failed", reason, artifacts)
+    new.step = ROLLBACK_STEPS[0] if to == "running" else ""
+    if to == "running":
+        _event(new, at_ms, step, "note", "Rolling back: the flag goes to its off value.")
+    return new
+
+
+def refuse(state: IterationState, step: str, at_ms: int, reason: str, artifacts: Any = ()
+           ) -> IterationState:
+    """Stop before any production change (preflight refused, nothing to migrate)."""
+    new = _move(state, "refuse", "stopped")
+    new.reasons.append(reason)
+    _event(new, at_ms, step, "failed", reason, artifacts)
+    new.step = ""
+    return new
+
+
+def stopped_on_error(state: IterationState, step: str, at_ms: int, cause: str) -> IterationState:
+    """The platform did not answer: stay at ``step``, nothing decided, for a resume to retry."""
+    new = _move(state, "stopped_on_error", "error")
+    resume = f"reversal resume {state.iteration}"
+    new.error = {"step": step, "cause": cause, "resume": resume}
+    _event(new, at_ms, step, "error", f"{step} stopped: {cause} (run '{resume}' to retry it)")
+    return new
+
+
+def wait(state: IterationState, step: str, at_ms: int, reason: str, **details: Any) -> IterationState:
+    """Nothing is wrong; the step needs time to pass or the operator to act."""
+    new = _move(state, "wait", "waiting")
+    new.waiting = {"step": step, "reason": reason, **details}
+    _event(new, at_ms, step, "waiting", reason)
+    return new
+
+
+def resume(state: IterationState) -> IterationState:
+    """Pick the iteration up again at its step (after a wait, an error or a crash)."""
+    new = _move(state, "resume", "running")
+    new.waiting = new.error = None
+    return new
+
+
+def accept(state: IterationState, at_ms: int, reason: str) -> IterationState:
+    """The operator accepts an INCONCLUSIVE verdict as PASS, with a reason on record."""
+    new = _move(state, "accept", "passed")
+    new.verdict = "PASS"
+    new.reasons.append(f"accepted by the operator: {reason}")
+    _event(new, at_ms, "verdict", "note", f"Operator accepted: {reason}")
+    return new
+
+
+def extend_post(state: IterationState, at_ms: int, seconds: float, label: str) -> IterationState:
+    """Lengthen the post window of an INCONCLUSIVE iteration and soak again."""
+    new = _move(state, "extend_post", "running")
+    new.facts["post"]["window"]["until_ms"] += int(seconds * 1000)
+    new.verdict, new.step = None, "soak"
+    new.completed = [s for s in new.completed if s not in ("soak", "post", "compare", "verdict")]
+    _event(new, at_ms, "verdict", "note", f"Operator extended the post window by {label}.")
+    return new
+
+
+def begin_rollback(state: IterationState, at_ms: int, reason: str) -> IterationState:
+    """Take the rollback path from wherever the iteration is (the operator asked)."""
+    new = _move(state, "begin_rollback", "running")
+    new.waiting = new.error = None
+    new.facts.setdefault("rollback", {})["reason"] = reason
+    new.reasons.append(f"rollback requested: {reason}")
+    _event(new, at_ms, "rollback-flip", "note", f"Operator requested rollback: {reason}")
+    new.step = ROLLBACK_STEPS[0]
+    return new
+
+
+def abandon(state: IterationState, at_ms: int, reason: str) -> IterationState:
+    """Give the iteration up. If the flag may be on, roll back first and end abandoned."""
+    if needs_rollback(state):
+        new = begin_rollback(state, at_ms, f"abandoned: {reason}")
+        new.facts["abandon"] = reason
+        return new
+    new = _move(state, "abandon", "abandoned")
+    new.waiting = new.error = None
+    new.reasons.append(f"abandoned by the operator: {reason}")
+    _event(new, at_ms, state.step or "verdict", "note", f"Operator abandoned the iteration: {reason}")
+    new.step = ""
+    return new
+
+
+def note(state: IterationState, step: str, at_ms: int, message: str, kind: str = "note",
+         artifacts: Any = ()) -> IterationState:
+    """A timeline line; changes nothing else."""
+    new = copy.deepcopy(state)
+    _event(new, at_ms, step, kind, message, artifacts)
+    return new
+
+
+def render_mermaid() -> str:
+    """The state diagram of ``TABLE`` and the step paths, as Mermaid text for the docs."""
+    lines = ["```mermaid", "stateDiagram-v2", "    [*] --> running"]
+    for name, (sources, targets) in TABLE.items():
+        for source in sources:
+            for target in targets:
+                lines.append(f"    {_id(source)} --> {_id(target)} : {name}")
+    lines += [f"    {_id(s)} --> [*]" for s in TERMINAL_STATUSES]
+    lines += ["```", "", "```mermaid", "flowchart LR"]
+    lines.append("    " + " --> ".join(_id(s) for s in FORWARD_STEPS))
+    lines.append("    " + " --> ".join(_id(s) for s in ROLLBACK_STEPS))
+    lines.append("```")
+    return "\n".join(lines) + "\n"
+
+
+def _id(name: str) -> str:
+    return name.replace("-", "_")

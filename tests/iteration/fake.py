@@ -1,0 +1,258 @@
+"""A fake platform that drives ``drive()`` through every branch in memory.
+
+Faults are keyed by the step that is running (the fake UI sees each step start) and fire once:
+``gate`` (a finding that fails the gate), ``error`` (the platform did not answer), ``crash_before``
+and ``crash_after`` (the process dies before or after the step's side effect). ``Crash`` is a
+``BaseException`` so nothing in the machine catches it, as nothing survives a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reversal.iteration import machine
+from reversal.iteration.ports import (
+    Captured,
+    Deployed,
+    DurableHealth,
+    FlagWritten,
+    PlatformError,
+    Probed,
+    Production,
+)
+from reversal.iteration.state import IterationState
+from reversal.iteration.store import IterationStore
+from reversal.logs.signatures import build_catalogue
+from reversal.playbooks import load_playbooks
+
+KINDS = ("gate", "error", "crash_before", "crash_after")
+SLICE = "response-timing"
+SECRET_VALUE = "s" * 32
+
+
+class Crash(BaseException):
+    """The process died here."""
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.ms = 1_771_384_537_121
+
+    def now_ms(self) -> int:
+        return self.ms
+
+    def sleep(self, seconds: float) -> None:
+        self.ms += int(seconds * 1000)
+
+
+@dataclass
+class Faults:
+    pending: dict[str, str] = field(default_factory=dict)  # step -> kind, fires once
+    fired: list[tuple[str, str]] = field(default_factory=list)
+    always_gate: frozenset[str] = frozenset()  # steps whose every look fails the gate
+    step: str = ""
+
+    def take(self, kinds: tuple[str, ...]) -> str | None:
+        if "gate" in kinds and self.step in self.always_gate:
+            return "gate"
+        kind = self.pending.get(self.step)
+        if kind in kinds:
+            del self.pending[self.step]
+            self.fired.append((self.step, kind))
+            return kind
+        return None
+
+
+class FakeUI:
+    """Tracks the running step; a step without platform calls crashes here."""
+
+    quiet = True
+
+    def __init__(self, faults: Faults, passive: frozenset[str]) -> None:
+        self.faults, self.passive = faults, passive
+
+    def say(self, message: str, **_: Any) -> None:
+        pass
+
+    def step(self, name: str, message: str) -> None:
+        if message == "starting":
+            self.faults.step = name
+            if name in self.passive and self.faults.take(("crash_before",)):
+                raise Crash(name)
+        elif name in self.passive and name == self.faults.step and self.faults.take(("crash_after",)):
+            raise Crash(name)  # the step's state is saved; the process dies right after
+
+    def wait_until(self, label: str, until_ms: int, clock: FakeClock, **_: Any) -> None:
+        clock.ms = max(clock.ms, until_ms)
+
+
+@dataclass
+class World:
+    """What the platform holds: the flag, deployments by intent, writes made."""
+
+    flag: str = "false"
+    flag_writes: list[str] = field(default_factory=list)
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {intent, state}
+
+
+class FakePlatform:
+    def __init__(self, world: World, faults: Faults, clock: FakeClock) -> None:
+        self.world, self.faults, self.clock = world, faults, clock
+
+    def _effect(self, gate_ok: bool = True) -> str | None:
+        """Before a side effect: raise an error or a crash, or report a gate fault."""
+        kind = self.faults.take(("error", "crash_before") + (("gate",) if gate_ok else ()))
+        if kind == "error":
+            raise PlatformError(f"{self.faults.step}: Vercel answered 503 five times")
+        if kind == "crash_before":
+            raise Crash(self.faults.step)
+        return kind
+
+    def _after(self) -> None:
+        if self.faults.take(("crash_after",)):
+            raise Crash(self.faults.step)
+
+    def env_values(self, keys):
+        self._effect(gate_ok=False)
+        values = {k: SECRET_VALUE for k in ("CRON_SECRET", "INNGEST_SIGNING_KEY")}
+        values["CRON_RESPONSE_TIMING_USE_INNGEST"] = self.world.flag
+        return {k: values.get(k, "false") for k in keys}, set()
+
+    def production(self) -> Production:
+        ready = [d for d, v in self.world.deployments.items() if v["state"] == "READY"]
+        return Production(ready[-1] if ready else "dpl_initial", "app.test", "app", "READY")
+
+    def readiness(self, playbook, source) -> list[str]:
+        gate = self._effect()
+        self._after()
+        return ["CRON_SECRET is not set locally: the probe must send it"] if gate else []
+
+    def capture(self, since_ms, until_ms, out: Path) -> Captured:
+        self._effect(gate_ok=False)
+        out.write_text("[]")
+        meta = out.with_name(f"{out.stem}.meta.json")
+        meta.write_text(json.dumps({"since_ms": since_ms, "until_ms": until_ms}))
+        self._after()
+        return Captured(meta.name, 0)
+
+    def write_flag(self, key, value, allowed) -> FlagWritten:
+        self._effect(gate_ok=False)
+        previous, changed = self.world.flag, self.world.flag != value
+        if changed:
+            self.world.flag = value
+            self.world.flag_writes.append(value)
+        self._after()
+        return FlagWritten(changed, previous, len(value), False)
+
+    def find_deployment(self, intent_id) -> str | None:
+        return next((d for d, v in self.world.deployments.items() if v["intent"] == intent_id), None)
+
+    def redeploy(self, source_id, intent_id, on_state) -> Deployed:
+        gate = self.faults.take(("gate", "crash_before"))
+        if gate == "crash_before":
+            raise Crash(self.faults.step)
+        deployment_id = f"dpl_{len(self.world.deployments) + 1}"
+        self.world.deployments[deployment_id] = {"intent": intent_id,
+                                                 "state": "ERROR" if gate else "READY",
+                                                 "flag": self.world.flag}
+        self._after()
+        if self.faults.take(("error",)):  # created, then the wait ran past its deadline
+            raise PlatformError(f"deployment {deployment_id} is still BUILDING at the deadline")
+        return self.wait_deployment(deployment_id, on_state)
+
+    def wait_deployment(self, deployment_id, on_state) -> Deployed:
+        state = self.world.deployments[deployment_id]["state"]
+        return Deployed(deployment_id, f"{deployment_id}.test", state, self.clock.now_ms(),
+                        {"id": deployment_id, "finalState": state})
+
+    def probe(self, playbook, expect) -> Probed:
+        gate = self._effect()
+        self._after()
+        if gate:
+            return Probed(False, ("status 500, expected 202 (dispatch-only)",), None, None, {"status": 500})
+        return Probed(True, (), "cron:response-timing:1", "evt_1", {"status": 202})
+
+    def durable(self, playbook, dispatch_key, on_poll) -> DurableHealth:
+        gate = self._effect()
+        self._after()
+        if gate:
+            return DurableHealth(False, (f"run for {dispatch_key} FAILED: Invalid signature",), "", {})
+        return DurableHealth(True, (), "Durable run SUCCEEDED in the ledger", {})
+
+
+class FakeAnalysis:
+    """The window computations, decided by the faults instead of by log files."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+
+    def attribute_baseline(self, path, book, catalogue) -> dict[str, Any]:
+        none = self.faults.take(("gate",))
+        return {"matrix": {}, "markdown": "", "target_failures": 0 if none else 42, "unit": "rows",
+                "rank": 1}
+
+    def compare_windows(self, baseline, post, book, catalogue, bw, pw) -> dict[str, Any]:
+        verdict = "FAIL" if self.faults.take(("gate",)) else "PASS"
+        headline = f"{verdict}: {book.route} failure rows 42 -> {0 if verdict == 'PASS' else 40}"
+        return {"verdict": verdict, "json": {}, "markdown": "", "headline": headline,
+                "reasons": [f"target failures {'dropped' if verdict == 'PASS' else 'did not drop'}"]}
+
+
+PASSIVE = frozenset({"attribute", "soak", "compare", "verdict"})
+BOOKS = load_playbooks(None)
+CATALOGUE = build_catalogue({})
+
+
+class Harness:
+    """One project and one artifacts folder; ``drive`` runs as a fresh process each time."""
+
+    def __init__(self, root: Path, faults: dict[str, str] | None = None,
+                 always_gate: frozenset[str] = frozenset()) -> None:
+        self.books = BOOKS
+        self.book = self.books[SLICE]
+        self.faults = Faults(dict(faults or {}), always_gate=always_gate)
+        self.world, self.clock = World(), FakeClock()
+        self.store = IterationStore(root)
+        folder = self.store.new_folder(SLICE, self.clock.now_ms())
+        self.iteration = folder.name
+        self.store.save(IterationState(iteration=folder.name, slice=SLICE, route=self.book.route,
+                                       created_ms=self.clock.now_ms(), window_s=1800, yes=True))
+        self.processes = 0
+        self.answers: list[bool] = []  # the operator's answers to confirmations (True when none left)
+
+    def state(self) -> IterationState:
+        return self.store.load(self.iteration)
+
+    def drive(self) -> IterationState | None:
+        """One process: load, drive, return the state (None when it crashed)."""
+        self.processes += 1
+        ctx = machine.Context(
+            playbook=self.book, books=self.books,
+            platform=FakePlatform(self.world, self.faults, self.clock), store=self.store,
+            clock=self.clock, catalogue=CATALOGUE, ui=FakeUI(self.faults, PASSIVE),
+            secrets=("CRON_SECRET", "INNGEST_SIGNING_KEY"),
+            confirm=lambda q: self.answers.pop(0) if self.answers else True,
+            analysis=FakeAnalysis(self.faults),
+        )
+        try:
+            return machine.drive(ctx, self.state())
+        except Crash:
+            return None
+
+    def run_to_end(self, limit: int = 40) -> IterationState:
+        """Drive, then resume after every crash and platform error, as an operator would."""
+        for _ in range(limit):
+            state = self.drive()
+            if state is None or state.status in ("error", "waiting", "running"):
+                continue
+            return state
+        raise AssertionError(f"no end after {limit} processes: {self.state().status}")
+
+    def deployments_by_intent(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for d in self.world.deployments.values():
+            counts[d["intent"]] = counts.get(d["intent"], 0) + 1
+        return counts

@@ -1,0 +1,102 @@
+"""``drive()`` through every branch on a fake platform: each step × {ok, gate failure,
+platform error, crash before its side effect, crash after it}."""
+
+from __future__ import annotations
+
+import pytest
+
+from reversal.iteration.state import FORWARD_STEPS, ROLLBACK_STEPS, IterationState
+from tests.iteration.fake import KINDS, Harness
+
+FORWARD_GATES = {"preflight": "stopped", "attribute": "stopped", "deploy": "rolled-back",
+                 "probe": "rolled-back", "durable": "rolled-back", "compare": "rolled-back"}
+CALLS_PLATFORM = {"preflight", "baseline", "flip", "deploy", "probe", "durable", "post",
+                  *ROLLBACK_STEPS}
+BRANCHES = [(step, kind) for step in FORWARD_STEPS for kind in KINDS
+            if (kind != "gate" or step in FORWARD_GATES) and (kind != "error" or step in CALLS_PLATFORM)]
+ROLLBACK_BRANCHES = [(step, kind) for step in ROLLBACK_STEPS for kind in KINDS
+                     if kind != "gate" or step in ("rollback-deploy", "rollback-probe")]
+
+
+def _exactly_once(h: Harness) -> None:
+    assert h.world.flag_writes.count("true") <= 1 and h.world.flag_writes.count("false") <= 1
+    assert all(n == 1 for n in h.deployments_by_intent().values()), h.deployments_by_intent()
+
+
+def test_the_happy_path_passes_with_one_write_and_one_deployment(fast_tmp):
+    h = Harness(fast_tmp)
+    state = h.run_to_end()
+    assert state.status == "passed" and state.verdict == "PASS" and h.processes == 1
+    assert h.world.flag_writes == ["true"] and len(h.world.deployments) == 1
+    assert state.completed == list(FORWARD_STEPS)
+
+
+@pytest.mark.parametrize(("step", "kind"), BRANCHES)
+def test_forward_branch(fast_tmp, step, kind):
+    h = Harness(fast_tmp, {step: kind})
+    first = h.drive()
+    assert h.faults.fired == [(step, kind)]
+    if kind == "error":  # stops at the step, no verdict, nothing rolled back
+        assert first.status == "error" and first.step == step and first.verdict is None
+        assert first.error["resume"] == f"reversal resume {h.iteration}"
+        assert "rollback-flip" not in [e.step for e in first.events]
+        after_flip = FORWARD_STEPS.index(step) > FORWARD_STEPS.index("flip")
+        assert h.world.flag == ("true" if after_flip else "false")
+    state = h.run_to_end()
+    _exactly_once(h)
+    if kind == "gate":
+        expected = FORWARD_GATES[step]
+        assert state.status == expected
+        if expected == "stopped":  # refused before any change
+            assert state.verdict is None and h.world.flag_writes == [] and not h.world.deployments
+        else:  # FAIL, and rolled back as the playbook says
+            assert state.verdict == "FAIL" and state.completed[-len(ROLLBACK_STEPS):] == list(ROLLBACK_STEPS)
+            assert h.world.flag == "false" and h.world.flag_writes == ["true", "false"]
+            assert len(state.reasons) == len(set(state.reasons))
+    else:
+        assert state.status == "passed" and state.verdict == "PASS"
+        assert h.world.flag_writes == ["true"] and len(h.world.deployments) == 1
+
+
+@pytest.mark.parametrize(("step", "kind"), ROLLBACK_BRANCHES)
+def test_rollback_branch(fast_tmp, step, kind):
+    h = Harness(fast_tmp, {"probe": "gate", step: kind})
+    first = h.drive()
+    if kind == "error":
+        assert first.status == "error" and first.step == step and first.verdict == "FAIL"
+    state = h.run_to_end()
+    assert state.verdict == "FAIL" and h.world.flag == "false"
+    assert state.status == "rolled-back"  # one inline failure is retried (the route fails sometimes)
+    if kind == "gate" and step == "rollback-deploy":  # the ERROR deployment, then a new intent
+        assert sorted(d["state"] for d in h.world.deployments.values()) == ["ERROR", "READY", "READY"]
+    _exactly_once(h)
+
+
+def test_a_rollback_whose_inline_probe_keeps_failing_is_failed_for_a_human(fast_tmp):
+    h = Harness(fast_tmp, {"probe": "gate"}, always_gate=frozenset({"rollback-probe"}))
+    state = h.run_to_end()
+    assert state.status == "failed" and state.verdict == "FAIL" and h.world.flag == "false"
+    assert "rollback could not be verified" in state.reasons[-1]
+    _exactly_once(h)
+
+
+def test_a_platform_error_never_rolls_back_and_resume_reaches_pass(fast_tmp):
+    h = Harness(fast_tmp, {"deploy": "error"})
+    stopped = h.drive()
+    assert stopped.status == "error" and stopped.step == "deploy" and stopped.verdict is None
+    assert h.world.flag == "true" and h.world.flag_writes == ["true"]
+    timeline = (fast_tmp / h.iteration / "timeline.md").read_text()
+    assert "Resume with: `reversal resume " in timeline and "Rolling back" not in timeline
+    assert h.drive().status == "passed" and len(h.world.deployments) == 1
+
+
+def test_an_unconfirmed_flip_waits_and_a_stored_yes_is_not_asked_again(fast_tmp):
+    h = Harness(fast_tmp)
+    h.store.save(IterationState(**{**h.state().__dict__, "yes": False}))
+    h.answers = [False]
+    waiting = h.drive()
+    assert waiting.status == "waiting" and waiting.step == "flip" and h.world.flag_writes == []
+    assert f"reversal resume {h.iteration} --yes" in waiting.waiting["reason"]
+    h.store.save(IterationState(**{**waiting.__dict__, "yes": True}))  # what 'resume --yes' stores
+    h.answers = [False]  # would refuse again if it were asked
+    assert h.drive().status == "passed" and h.answers == [False]
