@@ -227,11 +227,16 @@ def _deployment_common(platform: Platform, d: Deployment, now_ms: int) -> dict[s
     state = d.state(now_ms)
     ready = d.ready_ms if state in ("READY", "ERROR") else None
     building = min(d.created_ms + 2000, d.ready_ms) if state not in ("QUEUED", "BLOCKED") else None
-    promoted = d.ready_substate(now_ms) == "PROMOTED"
+    substate = d.ready_substate(now_ms)
+    promoted = substate == "PROMOTED"
+    rolling = platform.release
+    if (substate == "STAGED" and rolling is not None
+            and (rolling.state, rolling.canary_id) == ("ACTIVE", d.id)):
+        substate = "ROLLING"  # the canary of an active rolling release
     return {
         "name": platform.project_name, "projectId": platform.project_id, "url": d.url,
         "createdAt": d.created_ms, "buildingAt": building, "ready": ready if state == "READY" else None,
-        "readyState": state, "readySubstate": d.ready_substate(now_ms),
+        "readyState": state, "readySubstate": substate,
         "target": d.target, "meta": d.meta, "creator": dict(_CREATOR),
         "aliasAssigned": promoted, "aliasError": None,
         "inspectorUrl": f"https://vercel.com/{platform.team_id}/{platform.project_name}/{d.id[4:]}",
@@ -391,7 +396,16 @@ def create_deployment(platform: Platform, call: Call, now_ms: int) -> Reply:
         return error(400, "bad_request", "Invalid request: `meta` must map strings to strings.")
     # a redeploy rebuilds the source deployment's commit: its git meta carries over
     git = {k: v for k, v in (origin.meta if origin else {}).items() if k.startswith("github")}
-    deployment = platform.create_deployment(now_ms, target=target, meta={**git, **meta}, source=source)
+    # `vercel deploy --prod --skip-domain` sends autoAssignCustomDomains: false (a STAGED deployment);
+    # with Rolling Releases configured, a production deployment starts a rolling release instead
+    promote = body.get("autoAssignCustomDomains") is not False
+    rolling = promote and target == "production" and platform.rolling_config is not None
+    deployment = platform.create_deployment(now_ms, target=target, meta={**git, **meta}, source=source,
+                                            promote=promote and not rolling)
+    if rolling:
+        from reversal.sandbox.rolling import start_release
+
+        start_release(platform, deployment, now_ms)
     with platform.lock:
         platform.audit.append({"action": "deployment.create", "id": deployment.id, "meta": dict(meta),
                                "redeployOf": origin.id if origin else None, "atMs": now_ms})
@@ -621,7 +635,10 @@ def vercel_api(platform: Platform, call: Call, now_ms: int, *, token: str, fault
         if deployment is None:
             return error(404, "not_found", f"Could not find the deployment: {ident}")
         return Reply(200, deployment_view(platform, deployment, now_ms))
-    return error(404, "not_found", f"The requested path {call.path} was not found.")
+    from reversal.sandbox.rolling import rolling_api
+
+    return rolling_api(platform, call, now_ms) or error(404, "not_found",
+                                                        f"The requested path {call.path} was not found.")
 
 
 _REFUSALS = {

@@ -52,6 +52,8 @@ class SandboxSettings:
     blocked_deploy: bool = False  # the next created deployment ends BLOCKED
     request_logs: str = "ok"  # forbidden | not_found | gone: the request-logs endpoint refuses (403/404/410)
     inngest_server: str = "cloud"  # "oss": Dev Server / self-hosted, inngest/* events never listed
+    rolling_releases: bool = True  # false: the plan has no Rolling Releases (billing plan_not_supported)
+    cron_split: bool = True  # false: Vercel Cron invocations all go to production during a release
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():
