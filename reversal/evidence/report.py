@@ -72,8 +72,7 @@ def load_windows(folder: Path, state: IterationState, book: Playbook, catalogue:
     from reversal.logs.compare import Criteria, Span, build_window
     from reversal.logs.readers import read_records
 
-    criteria = Criteria(book.route, tuple(book.target.statuses), tuple(book.target.signatures),
-                        tuple(book.gate.barometers), catalogue)
+    criteria = Criteria(book.route, tuple(book.target.statuses), tuple(book.target.signatures), catalogue)
     windows = {}
     for name, (logs, span) in _window_sources(state).items():
         path = folder / logs
@@ -91,7 +90,7 @@ def failure_series(windows: Mapping[str, Window], route: str, target: str) -> di
     from reversal.logs.compare import _unit
 
     def events(window: Window):
-        return window.target if route == target else window.barometers[route]
+        return window.target if route == target else window.route_failures(route)
 
     unit = _unit(*(events(w) for w in windows.values()))
     series = {}
@@ -266,25 +265,26 @@ def report_model(folder: Path, books: Mapping[str, Playbook], catalogue: Catalog
 
 
 def index_model(root: Path, books: Mapping[str, Playbook]) -> dict[str, Any]:
-    """The campaign: every slice in playbook order, its iterations newest first, with links."""
+    """The campaign on the platform (API base, team, project) of the newest iteration: every
+    slice in playbook order with its status there, and all its iterations newest first (runs on
+    other platforms, e.g. an in-process sandbox, are listed but say nothing about this one)."""
     from reversal.iteration.session import SLICE_STATUS
     from reversal.iteration.store import IterationStore
     from reversal.playbooks import order
 
     states = IterationStore(root).all()
+    current = states[-1].platform if states else {}
     rows = []
     for name in order(books):
         mine = [s for s in states if s.slice == name][::-1]
-        latest = next((s for s in mine if not s.sandbox), None)
+        latest = next((s for s in mine if s.platform == current), None)
         status = SLICE_STATUS[latest.status] if latest else "never run"
-        if latest is None and mine:  # sandbox runs say nothing about production: labelled apart
-            status = f"sandbox: {SLICE_STATUS[mine[0].status]}"
         rows.append({
             "book": books[name], "status": status,
             "iterations": [{"state": s, "link": f"{s.iteration}/{REPORT}",
                             "has_report": (root / s.iteration / REPORT).is_file()} for s in mine],
         })
-    return {"rows": rows, "root": str(root),
+    return {"rows": rows, "root": str(root), "platform": current,
             "others": [s for s in states if s.slice not in books]}
 
 

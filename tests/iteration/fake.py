@@ -130,7 +130,7 @@ class FakePlatform:
         self._after()
         return ["CRON_SECRET is not set locally: the probe must send it"] if gate else []
 
-    def capture(self, since_ms, until_ms, out: Path) -> Captured:
+    def capture(self, since_ms, until_ms, out: Path, *, source="api", source_file=None) -> Captured:
         self._effect(gate_ok=False)
         out.write_text("[]")
         meta = out.with_name(f"{out.stem}.meta.json")
@@ -138,7 +138,7 @@ class FakePlatform:
         self._after()
         return Captured(meta.name, 0)
 
-    def write_flag(self, key, value, allowed) -> FlagWritten:
+    def write_flag(self, key, value, allowed, on_step=None) -> FlagWritten:
         self._effect(gate_ok=False)
         previous, changed = self.world.flag, self.world.flag != value
         if changed:
