@@ -29,7 +29,8 @@ BLANK = None  # a blank status in `target.statuses`, written `blank` in YAML
 # below). Anything else is refused with "did you mean", so `onfail: stop` can no longer
 # silently mean the default.
 SCHEMA: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
-    "": "slice route kind priority after flag target probe durable window gate on_fail preflight",
+    "": "slice route kind priority after flag target probe durable window gate on_fail preflight mode "
+        "canary_share",
     "flag": "name on off",
     "target": "statuses signatures",
     "probe": "method auth dispatch inline",
@@ -140,6 +141,8 @@ class Playbook:
     on_fail: Literal["rollback", "stop"]
     must_be_off: tuple[str, ...] = ()  # flags preflight requires disabled
     path: Path | None = field(default=None, compare=False)
+    mode: Literal["standard", "canary"] = "standard"  # canary: a rolling release, judged concurrently
+    canary_share: float = 10.0  # percent of production traffic the canary serves (mode canary)
 
     @property
     def verify(self) -> Literal["active", "passive"]:
@@ -365,7 +368,48 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
         ),
         on_fail=on_fail,  # type: ignore[arg-type]
         must_be_off=preflight.strings("must_be_off", ()) if preflight else (),
+        **_canary_fields(f, kind, origin),
     )
+
+
+CRON_NOT_SPLIT = (
+    "Vercel Cron invocations are not known to be split between a rolling release's arms (Vercel's "
+    "docs say cron jobs invoke the production deployment and say nothing of rolling releases), so "
+    "a cron slice's canary would see no cron traffic; canary mode applies to webhook/HTTP-traffic "
+    "slices only (docs/canary.md, 'Crons')"
+)
+
+
+def parse_share(raw: Any, where: str) -> float:
+    """``10%``, ``10`` or ``0.1``-style shares as a percent strictly between 0 and 50: a canary
+    serves the smaller arm (the control must stay the reference)."""
+    text = str(raw).strip()
+    try:
+        value = float(text.removesuffix("%"))
+    except ValueError:
+        raise InputError(f"{where}: {raw!r} is not a share; expected a percentage like 10%.") from None
+    if not text.endswith("%") and 0 < value < 1:
+        value *= 100
+    if not 0 < value <= 50:
+        raise InputError(f"{where}: {raw!r} must be a share above 0% and at most 50%, e.g. 10%.")
+    return value
+
+
+def canary_refusal(kind: str) -> str | None:
+    """Why a slice of ``kind`` cannot run in canary mode, or None."""
+    return CRON_NOT_SPLIT if kind == "cron" else None
+
+
+def _canary_fields(f: _Fields, kind: str, origin: str) -> dict[str, Any]:
+    mode = f.get("mode", str, "must be standard or canary", "standard")
+    if mode not in ("standard", "canary"):
+        raise f.fail("mode", "must be standard or canary")
+    share = parse_share(f.data["canary_share"], f"{origin}: field 'canary_share'") \
+        if f.data.get("canary_share") is not None else 10.0
+    refusal = canary_refusal(kind) if mode == "canary" else None
+    if refusal:
+        raise InputError(f"{origin}: field 'mode' is canary but the slice is kind: cron: {refusal}.")
+    return {"mode": mode, "canary_share": share}
 
 
 def _secret_like(name: str) -> bool:

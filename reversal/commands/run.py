@@ -36,8 +36,24 @@ def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
     }
 
 
+def _canary_share(book, canary: str | None) -> float | None:
+    """The canary share of this run (``--canary``, else the playbook's ``mode: canary``), or None;
+    a cron slice is refused (exit 2) before anything is touched."""
+    from reversal.errors import InputError
+    from reversal.playbooks import canary_refusal, parse_share
+
+    if canary is None and book.mode != "canary":
+        return None
+    share = parse_share(canary, "--canary") if canary is not None else book.canary_share
+    refusal = canary_refusal(book.kind)
+    if refusal:
+        raise InputError(f"--canary: slice {book.slice} is kind cron: {refusal}.")
+    return share
+
+
 def run(config_path: Path | None, slice_name: str, *, window: str | None, source: str, yes: bool,
-        dry_run: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...], as_json: bool) -> int:
+        dry_run: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...], as_json: bool,
+        canary: str | None = None) -> int:
     from reversal.errors import InputError, StepFailed
     from reversal.evidence.provenance import gather as gather_provenance
     from reversal.iteration.checks import missing_after
@@ -62,6 +78,7 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
     with open_session(config_path, sandbox=sandbox, knobs=knobs) as session:
         book, books = resolve_playbook(session.config, slice_name)
         window_s = window_s or book.window_s
+        share = _canary_share(book, canary)
         if dry_run:
             return _dry_run(session, book, window_s, source, as_json=as_json)
         store, platform = session.store, session.identity
@@ -85,12 +102,16 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
                 state = IterationState(
                     iteration=folder.name, slice=slice_name, route=book.route, created_ms=now,
                     window_s=window_s, source=source, platform=platform, yes=yes,
-                    facts={"provenance": gather_provenance(session.config, session.clock)},
+                    facts={"provenance": gather_provenance(session.config, session.clock),
+                           **({"canary": {"share": share}} if share is not None else {})},
                 )
                 store.save(state)
                 ui.say(f"iteration {state.iteration} started ({folder})")
                 ui.say(f"times are {state.facts['provenance']['clock']['label']}")
             else:
+                if canary is not None and not state.facts.get("canary"):
+                    raise InputError(f"--canary: iteration {state.iteration} is under way in standard "
+                                     "mode; resume it without --canary.")
                 if window is not None and window_s != state.window_s:
                     raise InputError(f"--window {window}: iteration {state.iteration} is under way "
                                      f"with its own window; resume it without --window.")
@@ -129,6 +150,9 @@ def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> i
 @click.command("run")
 @click.option("--route", "slice_name", required=True, help="The slice to run (playbook name).")
 @click.option("--window", help="Window length for baseline and post (default: the playbook's).")
+@click.option("--canary", metavar="SHARE",
+              help="Canary mode: a rolling release serves the flagged build to SHARE (e.g. 10%) of "
+                   "production, judged against the current build over the same minutes.")
 @click.option("--source", type=click.Choice(["api", "export"]), default="api", show_default=True,
               help="Capture windows through the API, or ask for dashboard exports.")
 @click.option("--yes", is_flag=True, help="Do not ask before the first production change.")
@@ -139,8 +163,8 @@ def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> i
               help="Sandbox fault knob (with --sandbox).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="reversal.yaml")
-def command(slice_name, window, source, yes, dry_run, no_wait, sandbox, knobs, as_json,
+def command(slice_name, canary, window, source, yes, dry_run, no_wait, sandbox, knobs, as_json,
             config_path) -> int:
     """Run (or resume) the strict reversal loop for one slice."""
     return run(config_path, slice_name, window=window, source=source, yes=yes, dry_run=dry_run,
-               no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json)
+               no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json, canary=canary)

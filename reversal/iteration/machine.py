@@ -23,7 +23,7 @@ from reversal.evidence.runlog import RunLog
 from reversal.evidence.timeline import render_timeline
 from reversal.iteration import checks
 from reversal.iteration.ports import Deployed, Platform
-from reversal.iteration.state import IterationState, journal_entry, journaled
+from reversal.iteration.state import IterationState, is_canary, journal_entry, journaled
 from reversal.iteration.store import IterationStore
 from reversal.iteration.transitions import (
     advance,
@@ -80,7 +80,7 @@ def _preflight(ctx: Context, state: IterationState) -> IterationState:
     result = checks.preflight(
         book, values, unreadable, secrets=ctx.secrets, passed=ctx.passed_slices,
         production=production, vercel_json=checks.read_vercel_crons(ctx.project_root),
-        readiness=ctx.platform.readiness(book, state.source),
+        readiness=ctx.platform.readiness(book, state.source) + _canary_readiness(ctx, state),
     )
     path = write_json(ctx.artifact(state, "preflight", "checks", "json"), result)
     if not result["ok"]:
@@ -90,6 +90,14 @@ def _preflight(ctx: Context, state: IterationState) -> IterationState:
                    f"Preflight passed: {len(result['checks'])} env checks clean; production "
                    f"deployment {production['id']} READY.", [path.name],
                    production=production, crons=result["crons"])
+
+
+def _canary_readiness(ctx: Context, state: IterationState) -> list[str]:
+    if not is_canary(state):
+        return []
+    from reversal.iteration.canary import canary_readiness
+
+    return canary_readiness(ctx)
 
 
 class _Wait(Exception):
@@ -194,24 +202,33 @@ def _deploy(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
         line.update(f"deployment {deploy_state} after {duration_label(ctx.clock, elapsed)}")
 
     try:
-        entry = journal_entry(state, effect)
-        phase = entry["phase"] if entry else None
-        found = entry.get("deployment_id") if phase == "done" else \
-            ctx.platform.find_deployment(entry["intent_id"]) if phase == "intent" else None
+        state, found, entry = intended_deployment(
+            ctx, state, effect,
+            lambda: state.facts["preflight"]["production"]["id"] if on else ctx.platform.production().id)
         if found is not None:
             return _deployed(ctx, state, step, effect, ctx.platform.wait_deployment(found, on_state), on=on)
-        if phase != "intent":  # a first attempt, or a new one after a deployment ended ERROR
-            attempt = 1 + sum(1 for e in state.journal if e["effect"] == effect and e["phase"] == "failed")
-            source = state.facts["preflight"]["production"]["id"] if on else ctx.platform.production().id
-            intent_id = f"{state.iteration}:{effect}" + (f"#{attempt}" if attempt > 1 else "")
-            state = journaled(state, effect, "intent", ctx.clock.now_ms(), source_id=source,
-                              intent_id=intent_id)
-            ctx.store.save(state)
-            entry = journal_entry(state, effect)
         record = ctx.platform.redeploy(entry["source_id"], entry["intent_id"], on_state)
         return _deployed(ctx, state, step, effect, record, on=on)
     finally:
         line.close()
+
+
+def intended_deployment(ctx: Context, state: IterationState, effect: str, source: Callable[[], str]
+                        ) -> tuple[IterationState, str | None, dict[str, Any]]:
+    """The deployment an earlier attempt of ``effect`` made (found by its intent tag after a crash
+    or an error), or, when there is none to follow, a new intent journaled and saved."""
+    entry = journal_entry(state, effect)
+    phase = entry["phase"] if entry else None
+    found = entry.get("deployment_id") if phase == "done" else \
+        ctx.platform.find_deployment(entry["intent_id"]) if phase == "intent" else None
+    if found is None and phase != "intent":  # a first attempt, or a new one after one ended ERROR
+        attempt = 1 + sum(1 for e in state.journal if e["effect"] == effect and e["phase"] == "failed")
+        intent_id = f"{state.iteration}:{effect}" + (f"#{attempt}" if attempt > 1 else "")
+        state = journaled(state, effect, "intent", ctx.clock.now_ms(), source_id=source(),
+                          intent_id=intent_id)
+        ctx.store.save(state)
+        entry = journal_entry(state, effect)
+    return state, found, entry  # type: ignore[return-value]
 
 
 def _deployed(ctx: Context, state: IterationState, step: str, effect: str, record: Deployed, *,
@@ -373,6 +390,15 @@ HANDLERS: dict[str, Callable[[Context, IterationState], IterationState]] = {
 }
 
 
+def _handler(step: str) -> Callable[[Context, IterationState], IterationState]:
+    """The step's handler; canary and Instant Rollback steps live in ``iteration/canary.py``."""
+    if step in HANDLERS:
+        return HANDLERS[step]
+    from reversal.iteration.canary import HANDLERS as MORE
+
+    return MORE[step]
+
+
 # -- the loop -------------------------------------------------------------------------------
 
 def persist(ctx: Context, state: IterationState) -> None:
@@ -405,7 +431,7 @@ def drive(ctx: Context, state: IterationState) -> IterationState:
             ctx.ui.step(step, "starting")
             log.info("step.start", step=step)
             try:
-                state = HANDLERS[step](ctx, state)
+                state = _handler(step)(ctx, state)
             except (_Wait, InputError, StepFailed) as exc:
                 # A step saves its journaled intents before each effect: carry on from what is
                 # saved, as a new process would, so an intent is never lost.

@@ -5,8 +5,9 @@ production alias, a source that lags) gives a window with zero failures, which r
 success; canary tools have shipped exactly that bug (Flagger counting "no values", Argo marking
 all-error analyses Successful). So every post and canary window must contain the loop's own
 probe requests, found by the request id the platform gave them (``ProbeResult.request_ids``):
-if none is there the window is not evidence, and the step stops as a platform error with the
-reason, never a PASS. Each window's total requests on the target route are reported; a window
+if one is missing the window is not evidence (a filter that misses the route, or a source that
+lags behind the window's end), and the step stops as a platform error with the reason, never a
+PASS. Each window's total requests on the target route are reported; a window
 with none is flagged. Pure over records; ``check_file`` reads them through ``read_records``.
 """
 
@@ -37,8 +38,14 @@ class Liveness:
     has_request_ids: bool  # the capture keys rows by request id (an empty capture: nothing says not)
 
     @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(r for r in self.expected if r not in self.found)
+
+    @property
     def live(self) -> bool:
-        return bool(self.found)
+        """Every probe sent inside the window is in the capture: one missing at the window's end
+        means the source lags (the window is incomplete), at its start a filter that misses."""
+        return bool(self.expected) and not self.missing
 
     def problem(self) -> str | None:
         """Why the window is not evidence, or None."""
@@ -49,10 +56,12 @@ class Liveness:
         if not self.has_request_ids:
             return (f"the capture carries no request ids ({counted}; runtime-log lines have none), so the "
                     "loop's probe requests cannot be found in it; capture request logs, an export or a drain")
-        if not self.found:
-            return (f"none of the loop's {len(self.expected)} probe request(s) "
-                    f"({', '.join(self.expected)}) is in the capture ({counted}): the capture's filter, "
-                    "host or source does not see the route's traffic, or it lags; the window is not evidence")
+        if self.missing:
+            which = (f"none of the loop's {len(self.expected)} probe request(s)" if not self.found
+                     else f"{len(self.missing)} of the loop's {len(self.expected)} probe request(s)")
+            return (f"{which} ({', '.join(self.missing)}) is in the capture ({counted}): the capture's "
+                    "filter, host or source does not see the route's traffic, or it lags (resume to capture "
+                    "again later); the window is not evidence")
         return None
 
     def flags(self) -> list[str]:

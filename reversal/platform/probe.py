@@ -295,3 +295,17 @@ def probe_route(
         clock=clock,
         check_unauthorized=check_unauthorized,
     )
+
+
+def liveness_request(*, http: httpx.Client, url: str, playbook: Playbook, clock: Clock) -> dict[str, Any]:
+    """One request of the loop's own to the route that the route refuses without doing its work,
+    so its request id can be looked for in a captured window (``reversal.logs.liveness``): the
+    probe's method without credentials (401) on an authenticated route, ``OPTIONS`` on a passive
+    slice (no synthetic webhook is ever sent; Next.js answers OPTIONS without running the
+    handler). A request that gets no answer raises ``httpx.HTTPError``."""
+    method = playbook.probe.method if playbook.probe is not None and playbook.probe.bearer_env else "OPTIONS"
+    sent = clock.now_ms()
+    response = http.request(method, url, follow_redirects=False)
+    exchange = _exchange(response, Redactor([]))
+    return {"atMs": sent, "doneMs": clock.now_ms(), "method": method, "status": response.status_code,
+            "requestId": vercel_request_id(response.headers.get("x-vercel-id")), "exchange": exchange}

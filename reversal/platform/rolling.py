@@ -17,8 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reversal.clock import Clock
 from reversal.errors import StepFailed
-from reversal.platform.vercel import VercelClient, VercelError
+from reversal.platform.deploy import FAILED_STATES, DeployFailed, DeployRecord, StateCallback
+from reversal.platform.vercel import INTENT_META_KEY, Deployment, VercelClient, VercelError
 
 UNAVAILABLE_REASONS = frozenset({"plan_not_supported", "no_available_slots"})
 """``GET …/rolling-release/billing`` reasons that leave no Rolling Release for the project."""
@@ -180,3 +182,48 @@ class RollingReleases:
         self.client.call("POST", f"{self._base}/rollback/{deployment_id}",
                          f"instant rollback to {deployment_id}", params={"description": description},
                          recover=landed)
+
+
+# -- the canary build ---------------------------------------------------------------------------
+
+def wait_built(client: VercelClient, deployment_id: str, *, clock: Clock, deadline_s: float = 900,
+               poll_s: float = 5, on_state: StateCallback | None = None,
+               record: DeployRecord | None = None) -> DeployRecord:
+    """Poll a canary build until READY, whatever its substate (it must *not* take production);
+    a failure state or the deadline raises ``DeployFailed``."""
+    started = clock.now_ms()
+    record = record or DeployRecord(id=deployment_id, url="", source_id=None)
+    while True:
+        deployment = client.get_deployment(deployment_id)
+        now = clock.now_ms()
+        record.url = deployment.url or record.url
+        elapsed = (now - started) / 1000
+        label = deployment.state + (f"/{deployment.ready_substate}" if deployment.ready_substate else "")
+        if not record.states or record.states[-1][0] != label:
+            record.states.append((label, now))
+            if on_state is not None:
+                on_state(label, elapsed)
+        if deployment.state == "READY":
+            record.final_state, record.ready_substate = "READY", deployment.ready_substate
+            record.ready_ms = deployment.ready_ms or now
+            return record
+        if deployment.state in FAILED_STATES:
+            record.final_state = deployment.state
+            raise DeployFailed(f"Canary deployment {deployment_id} ended {deployment.state}; production "
+                               "was never touched.", record)
+        if elapsed + poll_s > deadline_s:
+            record.final_state, record.timed_out = deployment.state, True
+            raise DeployFailed(f"Canary deployment {deployment_id} is still {deployment.state} after "
+                               f"{elapsed:.0f}s; resume later to keep waiting for it.", record)
+        clock.sleep(poll_s)
+
+
+def build_canary(client: VercelClient, *, source: Deployment, clock: Clock, intent_id: str,
+                 on_state: StateCallback | None = None) -> DeployRecord:
+    """Rebuild ``source`` for production without the production domains (the new env baked in),
+    tagged with ``intent_id``, and wait until it is READY."""
+    created = client.create_deployment(name=source.name, deployment_id=source.id, target="production",
+                                       meta={INTENT_META_KEY: intent_id}, auto_assign=False)
+    record = DeployRecord(id=created.id, url=created.url, source_id=source.id,
+                          created_ms=created.created_ms)
+    return wait_built(client, created.id, clock=clock, on_state=on_state, record=record)

@@ -548,9 +548,12 @@ class VercelClient:
         deployment_id: str,
         target: str = "production",
         meta: Mapping[str, str] | None = None,
+        auto_assign: bool = True,
     ) -> Deployment:
         """Redeploy ``deployment_id``. With a ``meta`` marker, a retry first looks for a deployment
-        carrying it (created by an attempt that timed out) and returns that one instead."""
+        carrying it (created by an attempt that timed out) and returns that one instead.
+        ``auto_assign=False`` builds it without giving it the production domains (what ``vercel
+        deploy --prod --skip-domain`` sends: ``autoAssignCustomDomains: false``): a canary."""
         marker = dict(meta or {})
 
         def landed() -> Mapping[str, Any] | None:
@@ -567,7 +570,8 @@ class VercelClient:
             "POST", self._api("/v13/deployments"), f"redeploy of {deployment_id}",
             params={"forceNew": "1"},
             body={"name": name, "deploymentId": deployment_id, "project": self.project_id,
-                  "target": target, "meta": marker},
+                  "target": target, "meta": marker,
+                  **({} if auto_assign else {"autoAssignCustomDomains": False})},
             recover=landed if marker else None,
         )
         return parse_deployment(body)

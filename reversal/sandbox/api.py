@@ -437,7 +437,9 @@ def _status_matches(status: int | None, wanted: str) -> bool:
     return False
 
 
-def request_logs(platform: Platform, call: Call, now_ms: int, page_size: int) -> Reply:
+def request_logs(platform: Platform, call: Call, now_ms: int, page_size: int, lag_ms: int = 0) -> Reply:
+    """Rows of the window, newest first, ``page_size`` per page; a row reaches the endpoint
+    ``lag_ms`` after its request (knob ``request_logs_lag_s``: a source that lags)."""
     q = call.query
     if q.get("projectId") not in (platform.project_id, platform.project_name):
         return error(404, "not_found", f"Project not found: {q.get('projectId')}")
@@ -454,7 +456,7 @@ def request_logs(platform: Platform, call: Call, now_ms: int, page_size: int) ->
     environment = q.get("environment")
     levels = set(q["level"].split(",")) if q.get("level") else None
     with platform.lock:
-        records = [r for r in platform.records if start <= r.ts_ms <= end]
+        records = [r for r in platform.records if start <= r.ts_ms <= min(end, now_ms - lag_ms)]
     records = [r for r in records
                if environment in (None, "production")
                and (q.get("deploymentId") in (None, r.deployment_id))
@@ -577,7 +579,7 @@ _TEAM = re.compile(r"/(?:v\d+/)?teams/([^/]+)")
 
 
 def vercel_api(platform: Platform, call: Call, now_ms: int, *, token: str, faults: Faults,
-               rng: random.Random, page_size: int = 100, refusal: str = "ok") -> Reply:
+               rng: random.Random, page_size: int = 100, refusal: str = "ok", lag_ms: int = 0) -> Reply:
     gate = _gate(call, platform, token, faults, rng)
     if gate:
         return gate
@@ -619,7 +621,7 @@ def vercel_api(platform: Platform, call: Call, now_ms: int, *, token: str, fault
     if (match := _PRODUCTION.fullmatch(path)) and m == "GET":
         return _project(platform, match.group(1)) or production_deployment(platform, now_ms)
     if path == "/api/logs/request-logs" and m == "GET":  # the CLI's host when --api is not api.vercel.com
-        return _REFUSALS.get(refusal) or request_logs(platform, call, now_ms, page_size)
+        return _REFUSALS.get(refusal) or request_logs(platform, call, now_ms, page_size, lag_ms)
     if path == "/v2/user" and m == "GET":
         return Reply(200, user_view(platform))
     if path == "/_sandbox/audit" and m == "GET":  # the sandbox's own audit log, for tests
@@ -649,12 +651,12 @@ _REFUSALS = {
 
 
 def logs_api(platform: Platform, call: Call, now_ms: int, *, token: str, faults: Faults,
-             rng: random.Random, page_size: int, refusal: str = "ok") -> Reply:
+             rng: random.Random, page_size: int, refusal: str = "ok", lag_ms: int = 0) -> Reply:
     gate = _gate(call, platform, token, faults, rng)
     if gate:
         return gate
     if call.path.rstrip("/") == "/api/logs/request-logs" and call.method == "GET":
-        return _REFUSALS.get(refusal) or request_logs(platform, call, now_ms, page_size)
+        return _REFUSALS.get(refusal) or request_logs(platform, call, now_ms, page_size, lag_ms)
     return error(404, "not_found", f"The requested path {call.path} was not found.")
 
 

@@ -226,7 +226,8 @@ class Sandbox:
             now = self.clock.now_ms()
             call = extras.handle(self, call, now) or vercel_api(
                 self.platform, call, now, token=self.token, faults=self._faults(), rng=self._rngs["faults"],
-                page_size=self.settings.page_size, refusal=self.settings.request_logs)
+                page_size=self.settings.page_size, refusal=self.settings.request_logs,
+                lag_ms=int(self.settings.request_logs_lag_s * 1000))
         return _send(call)
 
     def _serve_logs(self, incoming: Incoming) -> tuple[int, dict[str, str], bytes]:
@@ -234,7 +235,8 @@ class Sandbox:
         if isinstance(call, Call):
             call = logs_api(self.platform, call, self.clock.now_ms(), token=self.token, faults=self._faults(),
                             rng=self._rngs["faults"], page_size=self.settings.page_size,
-                            refusal=self.settings.request_logs)
+                            refusal=self.settings.request_logs,
+                            lag_ms=int(self.settings.request_logs_lag_s * 1000))
         return _send(call)
 
     def _serve_inngest(self, incoming: Incoming) -> tuple[int, dict[str, str], bytes]:

@@ -54,6 +54,7 @@ class SandboxSettings:
     inngest_server: str = "cloud"  # "oss": Dev Server / self-hosted, inngest/* events never listed
     rolling_releases: bool = True  # false: the plan has no Rolling Releases (billing plan_not_supported)
     cron_split: bool = True  # false: Vercel Cron invocations all go to production during a release
+    request_logs_lag_s: float = 0.0  # simulated seconds before a request reaches the request-logs API
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():
@@ -68,8 +69,8 @@ class SandboxSettings:
             _rate(f"failure_rates[{route}]", rate)
         if self.page_size < 1:
             raise InputError(f"sandbox knob page_size={self.page_size!r} must be at least 1.")
-        if self.history_s < 0 or self.build_s < 0:
-            raise InputError("sandbox knobs history_s and build_s must not be negative.")
+        if self.history_s < 0 or self.build_s < 0 or self.request_logs_lag_s < 0:
+            raise InputError("sandbox knobs history_s, build_s and request_logs_lag_s must not be negative.")
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,17 @@ def rec(rid, route=ROUTE, ts=1000, message=""):
 
 def test_probe_found_and_requests_counted_once_per_request():
     records = [rec("a"), rec("a", message="second line"), rec("b"), rec("probe-1"), rec("c", route="/other")]
-    live = scan(records, route=ROUTE, expected=["probe-1", "probe-2"])
+    live = scan(records, route=ROUTE, expected=["probe-1"])
     assert live.live and live.found == ("probe-1",) and live.requests == 3
     assert live.problem() is None and live.flags() == []
     require_live(live, "post")  # no exception
-    assert live.as_json()["probesExpected"] == ["probe-1", "probe-2"]
+    assert live.as_json()["probesExpected"] == ["probe-1"]
+
+
+def test_a_probe_missing_at_the_window_end_means_the_source_lags():
+    live = scan([rec("a"), rec("opening")], route=ROUTE, expected=["opening", "closing"])
+    assert not live.live and live.missing == ("closing",)
+    assert "1 of the loop's 2 probe request(s) (closing)" in live.problem() and "lags" in live.problem()
 
 
 def test_missing_probe_is_not_evidence_and_stops_as_a_platform_error():
