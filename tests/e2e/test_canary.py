@@ -109,3 +109,14 @@ def test_a_capture_that_misses_the_probe_stops_with_the_liveness_reason(tmp_path
     again = cli(["resume", folder.name, "--json"], tmp_path, served.env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert json.loads(again.stdout)["verdict"] == "PASS"
+
+
+def test_a_plan_without_rolling_releases_refuses_canary_mode_at_preflight(tmp_path):
+    result = cli([*CANARY, "--sandbox", *FAST, "--sandbox-knob", "rolling_releases=false"], tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "stopped" and summary["completed"] == []
+    assert "canary mode needs Rolling Releases" in " ".join(summary["reasons"])
+    assert "plan_not_supported" in " ".join(summary["reasons"])
+    [folder] = iteration_dirs(tmp_path)
+    assert state_of(folder)["journal"] == []  # nothing changed in production

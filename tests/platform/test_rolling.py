@@ -140,3 +140,26 @@ def test_get_config_none_when_disabled(router):
     assert RollingReleases(make_client()).get_config() is None
     route.respond(200, json={"rollingRelease": {"target": "production", "stages": []}})
     assert RollingReleases(make_client()).get_config()["target"] == "production"
+
+
+def test_canary_build_is_not_promoted_and_a_failed_build_raises(router):
+    from reversal.platform.deploy import DeployFailed
+    from reversal.platform.rolling import build_canary
+    from reversal.platform.vercel import parse_deployment
+    from tests.platform.fakes import FakeClock
+
+    created = router.post(f"{API}/v13/deployments").respond(
+        200, json={"id": "dpl_new", "url": "n.vercel.app", "readyState": "QUEUED", "createdAt": 1})
+    states = iter(["BUILDING", "READY"])
+    router.get(f"{API}/v13/deployments/dpl_new").mock(side_effect=lambda _: httpx.Response(
+        200, json={"id": "dpl_new", "url": "n.vercel.app", "readyState": next(states),
+                   "readySubstate": "STAGED", "ready": 5}))
+    source = parse_deployment({"id": "dpl_src", "name": "app", "readyState": "READY"})
+    record = build_canary(make_client(), source=source, clock=FakeClock(), intent_id="it:deploy:canary")
+    body = json.loads(created.calls[0].request.content)
+    assert body["autoAssignCustomDomains"] is False and body["meta"] == {"reversalIntent": "it:deploy:canary"}
+    assert record.final_state == "READY" and record.ready_substate == "STAGED"
+    router.get(f"{API}/v13/deployments/dpl_new").respond(
+        200, json={"id": "dpl_new", "url": "n.vercel.app", "readyState": "ERROR"})
+    with pytest.raises(DeployFailed, match="ended ERROR"):
+        build_canary(make_client(), source=source, clock=FakeClock(), intent_id="it:deploy:canary#2")
