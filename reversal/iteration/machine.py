@@ -277,7 +277,8 @@ def _probe(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
                if on else f"{ctx.playbook.route} answered inline "
                f"{ctx.playbook.probe.inline_status}; unauthenticated request got 401.")
     return advance(state, step, ctx.clock.now_ms(), message, [path.name],
-                   dispatch_key=result.dispatch_key, event_id=result.event_id)
+                   dispatch_key=result.dispatch_key, event_id=result.event_id,
+                   sent_ms=artifact.get("requestedAtMs"), request_ids=artifact.get("requestIds", []))
 
 
 def _durable(ctx: Context, state: IterationState) -> IterationState:
@@ -321,9 +322,32 @@ def _soak(ctx: Context, state: IterationState) -> IterationState:
 def _post(ctx: Context, state: IterationState) -> IterationState:
     window = _post_window(state)
     files = _capture(ctx, state, "post", window["since_ms"], window["until_ms"])
+    live = _post_liveness(ctx, state, ctx.folder(state) / files[0], window)
     return advance(state, "post", ctx.clock.now_ms(),
                    f"Captured matched post window ({format_duration(state.window_s)}, same "
-                   "filters).", files, logs=files[0], window=window)
+                   f"filters): {live['requests']} requests on {ctx.playbook.route}; {live['summary']}.",
+                   files, logs=files[0], window=window, liveness=live)
+
+
+def _post_liveness(ctx: Context, state: IterationState, logs: Path, window: dict[str, int]
+                   ) -> dict[str, Any]:
+    """Capture liveness of the post window (docs/canary.md): the probe step's requests, sent
+    inside the window, must be in the capture, else the window is not evidence and the step
+    stops as a platform error. A passive slice sends none: its window is counted, not checked."""
+    from reversal.logs.liveness import SentProbe, check_file, expected_ids, require_live
+
+    probe = state.facts.get("probe", {})
+    sent = [SentProbe(probe["sent_ms"], rid) for rid in probe.get("request_ids") or ()
+            if probe.get("sent_ms") is not None]
+    live = check_file(logs, route=ctx.playbook.route,
+                      expected=expected_ids(sent, window["since_ms"], window["until_ms"]))
+    if live.expected:
+        require_live(live, "post")
+        summary = f"the probe's {len(live.found)} request(s) found in it"
+    else:
+        summary = "liveness not checked (no probe request of the loop in this window)"
+    flags = live.flags()
+    return {**live.as_json(), "summary": "; ".join([summary, *flags])}
 
 
 def _compare(ctx: Context, state: IterationState) -> IterationState:
