@@ -233,8 +233,8 @@ def render_mermaid() -> str:
                 lines.append(f"    {_id(source)} --> {_id(target)} : {name}")
     lines += [f"    {_id(s)} --> [*]" for s in TERMINAL_STATUSES]
     lines += ["```", "", "```mermaid", "flowchart LR"]
-    lines.append("    " + " --> ".join(_id(s) for s in FORWARD_STEPS))
-    lines.append("    " + " --> ".join(_id(s) for s in ROLLBACK_STEPS))
+    for path in (FORWARD_STEPS, ROLLBACK_STEPS, CANARY_STEPS[CANARY_STEPS.index("flip"):], INSTANT_STEPS):
+        lines.append("    " + " --> ".join(_id(s) for s in path))
     lines.append("```")
     return "\n".join(lines) + "\n"
 

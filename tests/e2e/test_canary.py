@@ -120,3 +120,11 @@ def test_a_plan_without_rolling_releases_refuses_canary_mode_at_preflight(tmp_pa
     assert "plan_not_supported" in " ".join(summary["reasons"])
     [folder] = iteration_dirs(tmp_path)
     assert state_of(folder)["journal"] == []  # nothing changed in production
+
+
+def test_before_after_mode_on_the_same_case_does_not_pass(tmp_path):
+    """The contrast: the same decaying incident and useless offload judged before/after."""
+    result = cli(["run", "--route", "webhooks-email", "--window", "90m", "--yes", "--json", "--sandbox",
+                  *FAST, *DECAY, "--sandbox-knob", "offload_does_not_help=webhooks-email"], tmp_path)
+    assert result.returncode in (1, 3), result.stdout + result.stderr
+    assert json.loads(result.stdout)["verdict"] in ("FAIL", "INCONCLUSIVE")
