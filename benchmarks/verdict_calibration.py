@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Calibrate the compare gate: how often it says PASS without a true effect, and with one.
 
-usage: .venv/bin/python benchmarks/verdict_calibration.py [--slices N] [--seed S] [--alpha A]
+usage: .venv/bin/python benchmarks/verdict_calibration.py [--slices N] [--seed S] [--sequential]
 
 Simulates N slices per row with no true effect and N with one, as per-minute failure counts of
 the target and of its controls over two 30-minute windows, and runs the gate's checks on them
@@ -28,6 +28,12 @@ removed. Prints per row: false PASS (no effect, verdict PASS), false FAIL (true 
 verdict FAIL), power (true effect, PASS) and the INCONCLUSIVE shares. Exits 1 when a goal is
 missed: false PASS <= alpha in every row; power >= 0.95 for the webhooks and response-timing
 effects in every parametric model.
+
+``--sequential`` judges each slice as the loop does with a live capture source: a look every
+minute from the minimum soak (10 min) with the always-valid sequential test
+(``reversal.logs.sequential.look``), the fixed-window gate at the end when no look decided; it
+adds the median and 90th-percentile time-to-verdict (minutes) per row, and the goal that the
+median for the response-timing effect is at most 0.4 of the window.
 """
 
 from __future__ import annotations
@@ -39,18 +45,29 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from reversal.logs.assess import Counts, Measurements, assess, verdict_of  # noqa: E402
+from reversal.logs.assess import (  # noqa: E402
+    Counts,
+    Measurements,
+    assess,
+    compare_controls,
+    measure_dispersion,
+    pre_trend,
+    verdict_of,
+)
 from reversal.logs.compare import DEFAULT_GATE, find_bursts  # noqa: E402
+from reversal.logs.sequential import MIN_SOAK_S, look  # noqa: E402
 
 EXPORT = REPO / "tests" / "fixtures" / "zrg" / "exports" / "zrg-dashboard-log-export-2026-02-17T18-12-24.json"
 WINDOW = 30
 GOAL_POWER = 0.95
+GOAL_TIME_SHARE = 0.4  # sequential: median time-to-verdict of the response-timing effect / window
+SEED_MODELS = ("stationary", "cron")  # the seed's effect as observed: steady failures, cron-driven
 SEED_EFFECTS = ("webhooks", "response-timing")
 
 
@@ -138,6 +155,26 @@ def verdict(m: Measurements, gate=DEFAULT_GATE) -> str:
     reasons = list(assess(m, min_drop=gate.min_drop, alpha=gate.alpha).reasons)
     burst = find_bursts(list(enumerate(m.target.post)), gate.burst)
     return "FAIL" if burst else verdict_of(reasons)
+
+
+def sequential_verdict(m: Measurements, gate=DEFAULT_GATE) -> tuple[str, int]:
+    """(verdict, minutes of post window used), as the loop decides with looks every minute."""
+    trend = pre_trend(m.target.baseline, gate.alpha).collapsing
+    for t in range(int(MIN_SOAK_S // 60), WINDOW):
+        part = Measurements(Counts(m.target.baseline, m.target.post[:t]),
+                            {r: Counts(c.baseline, c.post[:t]) for r, c in m.controls.items()},
+                            m.baseline_minutes, t)
+        controls = compare_controls(part, gate.alpha)
+        pooled = ((sum(c.baseline for c in controls.routes), sum(c.post for c in controls.routes))
+                  if controls.usable else None)
+        phi = measure_dispersion(part.target, (m.baseline_minutes, t)).phi
+        seen = look(m.target.baseline, part.target.post, baseline_minutes=m.baseline_minutes,
+                    post_minutes=t, controls=pooled, dispersion=phi,
+                    min_drop=gate.min_drop, alpha=gate.alpha,
+                    burst=(gate.burst.per_minute, gate.burst.minutes), pre_trend=trend)
+        if seen.decision != "continue":
+            return seen.decision, t
+    return verdict(m, gate), WINDOW
 
 
 def busy_minutes(series: tuple[int, ...]) -> int:
@@ -233,6 +270,13 @@ class Row:
     h1: Counter
     spread: int = 0  # effect slices whose baseline failures span >= 10 minutes
     spread_pass: int = 0
+    times: list[int] = field(default_factory=list)  # sequential: minutes to the verdict (effect)
+
+    def time_quantile(self, q: float) -> float | None:
+        if not self.times:
+            return None
+        ordered = sorted(self.times)
+        return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
 
     def rate(self, counter: Counter, key: str) -> float:
         return counter[key] / max(1, sum(counter.values()))
@@ -244,18 +288,27 @@ class Row:
         return self.rate(self.h1, "PASS")
 
 
-def run(n: int, seed: int, *, canary_only: bool = False) -> list[Row]:
+def run(n: int, seed: int, sequential: bool = False, *, canary_only: bool = False) -> list[Row]:
     rng = random.Random(seed)
     if canary_only:
         return canary_rows(n, rng)
     rows = []
+
+    def judge(m: Measurements, row: Row | None = None) -> str:
+        if not sequential:
+            return verdict(m)
+        decided, minutes = sequential_verdict(m)
+        if row is not None:
+            row.times.append(minutes)
+        return decided
+
     for model in ("stationary", "bursty", "decay", "cron"):
         for scenario in TARGETS:
             row = Row(model, scenario, Counter(), Counter())
             for _ in range(n):
-                row.h0[verdict(one_slice(model, scenario, False, rng))] += 1
+                row.h0[judge(one_slice(model, scenario, False, rng))] += 1
                 m = one_slice(model, scenario, True, rng)
-                v = verdict(m)
+                v = judge(m, row)
                 row.h1[v] += 1
                 if busy_minutes(m.target.baseline) >= 10:
                     row.spread += 1
@@ -266,31 +319,42 @@ def run(n: int, seed: int, *, canary_only: bool = False) -> list[Row]:
     for _ in range(n):
         for target, h0, h1 in replay_slices(matrix, rng):
             row = by_target.setdefault(target, Row("replay", f"mirror {target}", Counter(), Counter()))
-            row.h0[verdict(h0)] += 1
-            row.h1[verdict(h1)] += 1
-    return rows + [by_target[k] for k in sorted(by_target)] + canary_rows(n, rng)
+            row.h0[judge(h0)] += 1
+            row.h1[judge(h1, row)] += 1
+    return rows + [by_target[k] for k in sorted(by_target)] + ([] if sequential else canary_rows(n, rng))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--slices", type=int, default=500, help="slices per row and hypothesis")
+    parser.add_argument("--slices", type=int, default=None,
+                        help="slices per row and hypothesis (default 500; 200 with --sequential)")
     parser.add_argument("--seed", type=int, default=20260217)
+    parser.add_argument("--sequential", action="store_true",
+                        help="looks every minute from the minimum soak, as the loop with a live source")
     parser.add_argument("--canary", action="store_true", help="run the canary model's rows only")
     args = parser.parse_args(argv)
+    args.slices = args.slices or (200 if args.sequential else 500)
     alpha = DEFAULT_GATE.alpha
     began = time.perf_counter()
-    rows = run(args.slices, args.seed, canary_only=args.canary)
-    print(f"{args.slices} slices per row without and with a true effect; alpha {alpha}, "
+    rows = run(args.slices, args.seed, args.sequential, canary_only=args.canary)
+    mode = "sequential (looks every minute from 10 min)" if args.sequential else "fixed 30-minute window"
+    print(f"{args.slices} slices per row without and with a true effect; {mode}; alpha {alpha}, "
           f"min_drop {DEFAULT_GATE.min_drop}; seed {args.seed}\n")
+    timing = " median min to verdict | p90 min |" if args.sequential else ""
     print("| model | effect | false PASS | INCONCLUSIVE (no effect) | power | false FAIL "
-          "| INCONCLUSIVE (effect) | n (no effect / effect) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+          f"| INCONCLUSIVE (effect) | n (no effect / effect) |{timing}")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if timing else ""))
     missed = []
     for row in rows:
         false_pass = row.rate(row.h0, "PASS")
+        times = (f" {row.time_quantile(0.5):g} | {row.time_quantile(0.9):g} |" if args.sequential else "")
         print(f"| {row.model} | {row.scenario} | {false_pass:.3f} | {row.rate(row.h0, 'INCONCLUSIVE'):.3f} "
               f"| {row.power:.3f} | {row.rate(row.h1, 'FAIL'):.3f} | {row.rate(row.h1, 'INCONCLUSIVE'):.3f} "
-              f"| {sum(row.h0.values())} / {sum(row.h1.values())} |")
+              f"| {sum(row.h0.values())} / {sum(row.h1.values())} |{times}")
+        if (args.sequential and row.model in SEED_MODELS and row.scenario == "response-timing"
+                and row.time_quantile(0.5) > GOAL_TIME_SHARE * WINDOW):
+            missed.append(f"{row.model}/{row.scenario}: median time to verdict "
+                          f"{row.time_quantile(0.5):g} min > {GOAL_TIME_SHARE} x {WINDOW} min")
         if false_pass > alpha:
             missed.append(f"{row.model}/{row.scenario}: false PASS {false_pass:.3f} > alpha {alpha}")
         if row.model not in ("replay", "canary") and row.scenario in SEED_EFFECTS and row.power < GOAL_POWER:

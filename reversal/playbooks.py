@@ -29,8 +29,8 @@ BLANK = None  # a blank status in `target.statuses`, written `blank` in YAML
 # below). Anything else is refused with "did you mean", so `onfail: stop` can no longer
 # silently mean the default.
 SCHEMA: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
-    "": "slice route kind priority after flag target probe durable window gate on_fail preflight mode "
-        "canary_share",
+    "": "slice route kind priority after flag target probe durable window gate on_fail preflight "
+        "early_stop min_soak mode canary_share",
     "flag": "name on off",
     "target": "statuses signatures",
     "probe": "method auth dispatch inline",
@@ -140,6 +140,8 @@ class Playbook:
     gate: Gate
     on_fail: Literal["rollback", "stop"]
     must_be_off: tuple[str, ...] = ()  # flags preflight requires disabled
+    early_stop: bool = True  # end the soak early when the sequential verdict is decisive
+    min_soak_s: float | None = None  # never decide early before this (default: 10 min, 2 cron periods)
     path: Path | None = field(default=None, compare=False)
     mode: Literal["standard", "canary"] = "standard"  # canary: a rolling release, judged concurrently
     canary_share: float = 10.0  # percent of production traffic the canary serves (mode canary)
@@ -368,6 +370,8 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
         ),
         on_fail=on_fail,  # type: ignore[arg-type]
         must_be_off=preflight.strings("must_be_off", ()) if preflight else (),
+        early_stop=f.get("early_stop", bool, "must be true or false", True),
+        min_soak_s=f.duration("min_soak") if f.data.get("min_soak") is not None else None,
         **_canary_fields(f, kind, origin),
     )
 

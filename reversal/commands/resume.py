@@ -56,7 +56,11 @@ def resume(config_path: Path | None, iteration: str | None, *, export: Path | No
     with open_session(config_path) as session:
         store = session.store
         state = pick(store, iteration, session.identity)
-        with session.exclusive(f"reversal resume {state.iteration} (pid {os.getpid()})", state.iteration):
+        holder = f"reversal resume {state.iteration} (pid {os.getpid()})"
+        # accepting changes nothing on the platform: the folder lock is enough (no lease, no API)
+        lock = store.exclusive_lock(holder) if accept and state.status == "inconclusive" else \
+            session.exclusive(holder, state.iteration)
+        with lock:
             state = store.load(state.iteration)  # as it is now that the lock is ours
             books = session.config.load_playbooks()
             if state.slice not in books:

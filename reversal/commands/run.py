@@ -53,7 +53,7 @@ def _canary_share(book, canary: str | None) -> float | None:
 
 def run(config_path: Path | None, slice_name: str, *, window: str | None, source: str, yes: bool,
         dry_run: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...], as_json: bool,
-        canary: str | None = None) -> int:
+        early_stop: bool = True, canary: str | None = None) -> int:
     from reversal.errors import InputError, StepFailed
     from reversal.evidence.provenance import gather as gather_provenance
     from reversal.iteration.checks import missing_after
@@ -101,7 +101,7 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
                 folder = store.new_folder(slice_name, now)
                 state = IterationState(
                     iteration=folder.name, slice=slice_name, route=book.route, created_ms=now,
-                    window_s=window_s, source=source, platform=platform, yes=yes,
+                    window_s=window_s, source=source, platform=platform, yes=yes, early_stop=early_stop,
                     facts={"provenance": gather_provenance(session.config, session.clock),
                            **({"canary": {"share": share}} if share is not None else {})},
                 )
@@ -119,6 +119,8 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
             if not state.terminal:
                 if yes and not state.yes:
                     state.yes = True  # the operator's --yes holds for the rest of the iteration
+                if not early_stop:
+                    state.early_stop = False  # --no-early-stop holds for the rest of it too
                 ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait)
                 state = drive(ctx, state)
         report(state, store.folder(state.iteration), as_json=as_json)
@@ -158,13 +160,16 @@ def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> i
 @click.option("--yes", is_flag=True, help="Do not ask before the first production change.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--no-wait", is_flag=True, help="Save state and exit 3 instead of waiting.")
+@click.option("--no-early-stop", "early_stop", flag_value=False, default=True,
+              help="Keep the full post window (no looks during the soak).")
 @click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox platform.")
 @click.option("--sandbox-knob", "knobs", multiple=True, metavar="KEY=VALUE",
               help="Sandbox fault knob (with --sandbox).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="reversal.yaml")
-def command(slice_name, canary, window, source, yes, dry_run, no_wait, sandbox, knobs, as_json,
+def command(slice_name, canary, window, source, yes, dry_run, no_wait, early_stop, sandbox, knobs, as_json,
             config_path) -> int:
     """Run (or resume) the strict reversal loop for one slice."""
     return run(config_path, slice_name, window=window, source=source, yes=yes, dry_run=dry_run,
-               no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json, canary=canary)
+               no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json, early_stop=early_stop,
+               canary=canary)

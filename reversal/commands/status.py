@@ -9,6 +9,7 @@ import click
 
 def status(config_path: Path | None, iteration: str | None, *, as_json: bool) -> int:
     from reversal.config import load_config
+    from reversal.evidence.verify import verify_packet
     from reversal.iteration.machine import dumps
     from reversal.iteration.session import (
         SLICE_STATUS,
@@ -30,7 +31,9 @@ def status(config_path: Path | None, iteration: str | None, *, as_json: bool) ->
     name_unreadable(broken)
     if as_json:
         docs = [{**summary(s, store.folder(s.iteration)), "slice_status": SLICE_STATUS[s.status],
-                 "this_project": s.platform == here} for s in states]
+                 "this_project": s.platform == here,
+                 "looks": s.facts.get("soak", {}).get("looks") or [],
+                 "verifies": not verify_packet(store.folder(s.iteration))} for s in states]
         click.echo(dumps(docs[0] if iteration else docs))  # unreadable ones: named on stderr
         return 0
     if not states:
@@ -43,8 +46,17 @@ def status(config_path: Path | None, iteration: str | None, *, as_json: bool) ->
             click.echo(f"  waiting for: {s.waiting['reason']}")
         if s.error:
             click.echo(f"  stopped on a platform error at {s.error['step']}: {s.error['cause']}")
+        looks = s.facts.get("soak", {}).get("looks") or []
+        if looks and s.step in ("soak", "post"):
+            last = looks[-1]
+            click.echo(f"  soak: look {len(looks)} after {last['post_minutes']:g} min, always-valid "
+                       f"p = {last['p_drop']:.3g}: {last['why']}")
         for reason in s.reasons:
             click.echo(f"  - {reason}")
+        problems = verify_packet(store.folder(s.iteration))
+        if problems:
+            click.echo(f"  evidence does NOT verify ({len(problems)} problem(s), first: "
+                       f"{problems[0].file}: {problems[0].reason}); 'reversal verify {s.iteration}'")
         if not s.terminal or s.status == "inconclusive":
             click.echo(f"  next: {next_action(s)}")
     return 0

@@ -19,7 +19,7 @@ from typing import Any
 MANIFEST = "manifest.json"
 STATE = "state.json"
 TIMELINE = "timeline.md"
-UNHASHED = {MANIFEST, "run.log"}
+UNHASHED = {MANIFEST, "run.log", "report.html"}  # the manifest; the append-only log; derived page
 
 
 @dataclass(frozen=True)

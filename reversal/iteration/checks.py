@@ -198,3 +198,64 @@ def compare_windows(baseline: Path, post: Path, book: Playbook, catalogue,
     failing = [r for r in result.reasons if r.outcome != "pass"] or list(result.reasons)
     return {"verdict": result.verdict, "json": report, "markdown": render_markdown(report),
             "reasons": [r.message for r in failing], "headline": result.headline}
+
+
+def look_at(baseline: Path, post_so_far: Path, book: Playbook, catalogue,
+            baseline_window: Mapping[str, int], post_window: Mapping[str, int]) -> dict[str, Any]:
+    """One look during the soak: the post window so far against the baseline, judged by the
+    always-valid sequential test (``reversal.logs.sequential.look``) over the same measurements
+    as the fixed-window gate (per-minute target counts, pooled controls, dispersion, pre-trend)."""
+    from reversal.logs.compare import Span, compare
+    from reversal.logs.readers import read_records
+    from reversal.logs.sequential import look
+
+    result = compare(
+        read_records(baseline), read_records(post_so_far), catalogue=catalogue, route=book.route,
+        statuses=book.target.statuses, signatures=book.target.signatures, gate=book.gate,
+        baseline_span=Span(baseline_window["since_ms"], baseline_window["until_ms"], "meta"),
+        post_span=Span(post_window["since_ms"], post_window["until_ms"], "meta"),
+        names=(baseline.name, "post window so far"),
+    )
+
+    def per_minute(window) -> list[int]:
+        counts = window.target.by_minute(result.unit)
+        return [counts.get(m, 0) for m in window.span.minute_starts()]
+
+    a = result.assessment
+    controls = a.controls
+    pooled = ((sum(c.baseline for c in controls.routes), sum(c.post for c in controls.routes))
+              if controls.usable else None)
+    seen = look(per_minute(result.baseline), per_minute(result.post),
+                baseline_minutes=result.baseline.span.minutes, post_minutes=result.post.span.minutes,
+                controls=pooled, dispersion=a.dispersion.phi, min_drop=book.gate.min_drop,
+                alpha=book.gate.alpha, burst=(book.gate.burst.per_minute, book.gate.burst.minutes),
+                pre_trend=a.pre_trend.collapsing)
+    return {**seen.as_json(), "at_ms": post_window["until_ms"], "unit": result.unit}
+
+
+def early_verdict(fixed: dict[str, Any], deciding: Mapping[str, Any], looks: int,
+                  full_minutes: float) -> dict[str, Any]:
+    """The gate after an early stop: the sequential decision stands (its p-value is valid at
+    every look; the fixed-window test on a shortened window is not), unless a check the looks
+    do not make fails on the final window (a barometer worse, a burst). The fixed-window
+    statistics stay in the report for reference; their undecided outcomes become notes."""
+    from reversal.logs.compare import render_markdown
+
+    decision = deciding["decision"]
+    reasons = fixed["json"]["reasons"]
+    failing = [r for r in reasons if r["outcome"] == "fail"]
+    verdict = "FAIL" if failing or decision == "FAIL" else "PASS"
+    stop = {"code": "early_stop", "outcome": "ok" if decision == "PASS" else "fail",
+            "message": (f"decided after {deciding['post_minutes']:g} of {full_minutes:g} minutes of "
+                        f"post window, at look {looks}, by the always-valid sequential test: "
+                        f"{deciding['why']} (always-valid p = {deciding['p_drop']:.3g})."),
+            "numbers": dict(deciding)}
+    kept = [{**r, "outcome": "note"} if r["outcome"] == "inconclusive" else r for r in reasons]
+    document = {**fixed["json"], "verdict": verdict, "reasons": [stop, *kept],
+                "early_stop": {"looks": looks, "deciding_look": dict(deciding),
+                               "full_window_minutes": full_minutes}}
+    headline = f"{verdict} (early stop after {deciding['post_minutes']:g} min): " + \
+        fixed["headline"].split(": ", 1)[-1]
+    shown = [stop] + [r for r in kept if r["outcome"] == "fail"]
+    return {**fixed, "verdict": verdict, "json": document, "headline": headline,
+            "markdown": render_markdown(document), "reasons": [r["message"] for r in shown]}

@@ -29,6 +29,7 @@ from reversal.iteration.transitions import (
     advance,
     decide,
     gate_failed,
+    looked,
     refuse,
     resume,
     stopped_on_error,
@@ -39,6 +40,7 @@ from reversal.playbooks import Playbook
 from reversal.ui import UI, LiveLine, duration_label
 
 ROLLBACK_WINDOW_S = 300.0
+LOOK_EVERY_MS = 60_000  # one look at the post window per minute of platform time
 INLINE_PROBE_ATTEMPTS = 5
 INLINE_PROBE_SPACING_S = 20.0
 Confirm = Callable[[str], bool]
@@ -166,13 +168,14 @@ def _flip(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
                          f"run 'reversal resume {state.iteration} --yes' to continue."})
         state = journaled(state, effect, "intent", ctx.clock.now_ms(), key=flag.name, value=value)
         ctx.store.save(state)
-    split_steps: list[tuple[str, dict[str, Any]]] = []
+    steps: list[str] = []
 
     def on_step(phase: str, detail: Any) -> None:
-        """A shared record split into a production-only one: each step journaled as it happens."""
+        """Each write of the flip (detaching production from a shared record, then the edit or
+        create) journaled as it happens, so a resume can tell what reached Vercel."""
         nonlocal state
-        split_steps.append((phase, dict(detail)))
-        state = journaled(state, f"{effect}:split", phase, ctx.clock.now_ms(), **dict(detail))
+        steps.append(str(detail.get("step")))
+        state = journaled(state, f"{effect}:write", phase, ctx.clock.now_ms(), **dict(detail))
         ctx.store.save(state)
 
     written = ctx.platform.write_flag(flag.name, value, flag.allowed, on_step=on_step)
@@ -186,7 +189,7 @@ def _flip(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
            if written.verification == "read-back" else
            f"sensitive: written {written.length} chars with no surrounding whitespace; the probe's "
            "answer proves it took effect")
-    split = " after splitting production off a shared record" if split_steps else ""
+    split = " after splitting production off a shared record" if "detach-production" in steps else ""
     return advance(state, step, ctx.clock.now_ms(), f"{verb} {flag.name}={value}{split} ({how}).",
                    [path.name], key=flag.name, value=value)
 
@@ -310,23 +313,86 @@ def _post_window(state: IterationState) -> dict[str, int]:
     return {"since_ms": start, "until_ms": start + int(state.window_s * 1000)}
 
 
+def _full_window_reason(ctx: Context, state: IterationState) -> str | None:
+    """Why the soak keeps the full post window (no looks), or None when it may end early."""
+    if not state.early_stop:
+        return "early stop is off for this iteration (--no-early-stop)"
+    if not ctx.playbook.early_stop:
+        return f"the playbook of {ctx.playbook.slice} says early_stop: false"
+    if state.source != "api":
+        return (f"the {state.source} source cannot be read during the soak; looks need a live source "
+                "(the request-logs API)")
+    return None
+
+
+def _min_soak_ms(ctx: Context, state: IterationState) -> int:
+    """The playbook's min_soak, else 10 minutes and two periods of the route's cron schedule."""
+    from reversal.logs.sequential import min_soak_s
+
+    if ctx.playbook.min_soak_s is not None:
+        return int(ctx.playbook.min_soak_s * 1000)
+    crons = (state.facts.get("preflight", {}).get("crons") or {}).get("crons") or []
+    schedules = [c.get("schedule", "") for c in crons if c.get("path", "").split("?")[0] == state.route]
+    return int(min_soak_s(schedules) * 1000)
+
+
+def _look(ctx: Context, state: IterationState, window: dict[str, int], now_ms: int) -> dict[str, Any]:
+    """Capture the post window so far (outside the packet: only the statistic is evidence; the
+    deciding window is captured again by the post step) and judge it."""
+    import tempfile
+
+    since = window["since_ms"]  # whole minutes of the window so far, as the full window has
+    so_far = {"since_ms": since, "until_ms": since + (now_ms - since) // LOOK_EVERY_MS * LOOK_EVERY_MS}
+    with tempfile.TemporaryDirectory(prefix="reversal-look-") as scratch:
+        out = Path(scratch) / "post-so-far.json"
+        ctx.platform.capture(so_far["since_ms"], so_far["until_ms"], out)
+        return ctx.analysis.look_at(ctx.folder(state) / state.facts["baseline"]["logs"], out,
+                                    ctx.playbook, ctx.catalogue, state.facts["baseline"]["window"],
+                                    so_far)
+
+
 def _soak(ctx: Context, state: IterationState) -> IterationState:
+    """Wait for the matched post window. With a live source, look every minute of platform time
+    after the minimum soak and end the window as soon as the always-valid verdict is decisive."""
     window = _post_window(state)
     state.facts.setdefault("post", {})["window"] = window
+    why_full = _full_window_reason(ctx, state)
+    looks = state.facts.get("soak", {}).get("looks", [])
+    if why_full is None:
+        next_ms = max(window["since_ms"] + _min_soak_ms(ctx, state),
+                      (looks[-1]["at_ms"] + LOOK_EVERY_MS) if looks else 0)
+        while next_ms < window["until_ms"]:
+            _wait_until(ctx, "soak (next look)", "soaking: the next look at the post window", next_ms)
+            seen = _look(ctx, state, window, ctx.clock.now_ms())
+            state = looked(state, ctx.clock.now_ms(), seen,
+                           f"Look {len(looks) + 1} after {seen['post_minutes']:g} min: {seen['why']}.")
+            looks = state.facts["soak"]["looks"]
+            ctx.store.save(state)
+            ctx.ui.step("soak", state.events[-1].message)
+            if seen["decision"] != "continue":
+                early = {"since_ms": window["since_ms"], "until_ms": seen["at_ms"]}
+                return advance(state, "soak", ctx.clock.now_ms(),
+                               f"Early stop ({seen['decision']}) after {seen['post_minutes']:g} of "
+                               f"{state.window_s / 60:g} minutes: post window {utc_iso(early['since_ms'])} "
+                               f"→ {utc_iso(early['until_ms'])}.", [], early_stop=seen, window=early)
+            next_ms = seen["at_ms"] + LOOK_EVERY_MS
     _wait_until(ctx, "soak (post window)", "soaking: the post window", window["until_ms"])
+    suffix = f" (full window: {why_full})" if why_full else f" ({len(looks)} looks, none decisive)"
     return advance(state, "soak", ctx.clock.now_ms(),
                    f"Post window {utc_iso(window['since_ms'])} → {utc_iso(window['until_ms'])} "
-                   "has elapsed.", [])
+                   f"has elapsed{suffix}.", [])
 
 
 def _post(ctx: Context, state: IterationState) -> IterationState:
-    window = _post_window(state)
+    window = state.facts.get("soak", {}).get("window") or _post_window(state)
     files = _capture(ctx, state, "post", window["since_ms"], window["until_ms"])
+    length = format_duration((window["until_ms"] - window["since_ms"]) / 1000)
+    early = " (ended early by the sequential verdict)" if "early_stop" in state.facts.get("soak", {}) else ""
     live = _post_liveness(ctx, state, ctx.folder(state) / files[0], window)
     return advance(state, "post", ctx.clock.now_ms(),
-                   f"Captured matched post window ({format_duration(state.window_s)}, same "
-                   f"filters): {live['requests']} requests on {ctx.playbook.route}; {live['summary']}.",
-                   files, logs=files[0], window=window, liveness=live)
+                   f"Captured the post window ({length}{early}, same filters): {live['requests']} "
+                   f"requests on {ctx.playbook.route}; {live['summary']}.", files,
+                   logs=files[0], window=window, liveness=live)
 
 
 def _post_liveness(ctx: Context, state: IterationState, logs: Path, window: dict[str, int]
@@ -356,6 +422,10 @@ def _compare(ctx: Context, state: IterationState) -> IterationState:
         folder / state.facts["baseline"]["logs"], folder / state.facts["post"]["logs"],
         ctx.playbook, ctx.catalogue, state.facts["baseline"]["window"], state.facts["post"]["window"],
     )
+    soak = state.facts.get("soak", {})
+    if "early_stop" in soak:
+        result = ctx.analysis.early_verdict(result, soak["early_stop"], len(soak.get("looks", [])),
+                                            state.window_s / 60)
     json_path = write_json(ctx.artifact(state, "compare", "report", "json"), result["json"])
     md_path = write_text(ctx.artifact(state, "compare", "report", "md"), result["markdown"])
     state = decide(state, result["verdict"], result["reasons"])

@@ -151,7 +151,8 @@ def build_context(session: Session, book, books, *, ui, yes: bool, no_wait: bool
     config = session.config
     return Context(
         playbook=book, books=books,
-        platform=LivePlatform(config, session.clock, ui, session.client),
+        # the lease's client when the command took the lease (one pool); else made when needed
+        platform=LivePlatform(config, session.clock, ui, vars(session).get("client")),
         store=session.store, clock=session.clock, catalogue=config.catalogue(), ui=ui,
         secrets=config.secrets, confirm=confirm_prompt(yes),
         no_wait=no_wait, project_root=config.root, export=export,

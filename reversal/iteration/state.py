@@ -46,7 +46,7 @@ class Event:
 
     at_ms: int
     step: str
-    kind: str  # "done" | "waiting" | "failed" | "error" | "note"
+    kind: str  # "done" | "waiting" | "failed" | "error" | "note" | "look"
     message: str
     artifacts: list[str] = field(default_factory=list)
 
@@ -61,6 +61,7 @@ class IterationState:
     source: Literal["api", "export"] = "api"
     platform: dict[str, str] = field(default_factory=dict)  # identity: api base, team, project
     yes: bool = False  # the operator confirmed production changes for the whole iteration
+    early_stop: bool = True  # looks during the soak may end the post window early (--no-early-stop)
     step: str = "preflight"  # next step to run; "" when terminal
     status: Status = "running"
     completed: list[str] = field(default_factory=list)

@@ -19,11 +19,8 @@ from pathlib import Path
 
 from reversal.errors import InputError, LockHeld
 from reversal.evidence.files import utc_stamp, write_json
+from reversal.evidence.verify import MANIFEST, STATE, UNHASHED
 from reversal.iteration.state import IterationState
-
-STATE = "state.json"
-MANIFEST = "manifest.json"
-UNHASHED = {MANIFEST, "run.log", "report.html"}  # the manifest; the append-only log; derived page
 
 
 class IterationStore:

@@ -216,6 +216,15 @@ def abandon(state: IterationState, at_ms: int, reason: str) -> IterationState:
     return new
 
 
+def looked(state: IterationState, at_ms: int, look: dict[str, Any], message: str) -> IterationState:
+    """One look at the post window during the soak (the sequential verdict), kept with its
+    statistics; the status does not move (the soak step advances when a look decides)."""
+    new = copy.deepcopy(state)
+    new.facts.setdefault("soak", {}).setdefault("looks", []).append(look)
+    _event(new, at_ms, "soak", "look", message)
+    return new
+
+
 def note(state: IterationState, step: str, at_ms: int, message: str, kind: str = "note",
          artifacts: Any = ()) -> IterationState:
     """A timeline line; changes nothing else."""

@@ -82,8 +82,9 @@ def evalue(question: Question, k_base: float, t_base: float, k_post: float, t_po
         raise ValueError(f"exposures must be positive (got baseline={t_base}, post={t_post})")
     if k_base < 0 or k_post < 0:
         raise ValueError(f"counts must be non-negative (got {k_base}, {k_post})")
-    if question == "drop":
-        grid, rho0, above = DROP_GRID, 1.0, True
+    if question == "drop":  # the alternatives worth finding: drops of at least min_drop
+        grid = tuple(r for r in DROP_GRID if r <= 1 - min_drop + 1e-12) or (1 - min_drop,)
+        rho0, above = 1.0, True
     elif question == "rise":
         grid, rho0, above = RISE_GRID, 1.0, False
     else:
@@ -99,8 +100,8 @@ def evalue(question: Question, k_base: float, t_base: float, k_post: float, t_po
 
 def drop_evalue(k_base: float, t_base: float, k_post: float, t_post: float,
                 dispersion: float = 1.0) -> float:
-    """The e-value for "the post rate is lower than the baseline rate"."""
-    return evalue("drop", k_base, t_base, k_post, t_post, dispersion=dispersion)
+    """The e-value for "the post rate is lower than the baseline rate" (any drop on the grid)."""
+    return evalue("drop", k_base, t_base, k_post, t_post, min_drop=0.5, dispersion=dispersion)
 
 
 def always_valid_p(k_base: float, t_base: float, k_post: float, t_post: float,
@@ -223,10 +224,12 @@ def look(baseline: Sequence[int], post: Sequence[int], *, baseline_minutes: floa
     failures (baseline, post so far); ``burst`` is (per_minute, minutes)."""
     k_b, k_p = sum(baseline), sum(post)
     bound = 1 / alpha
-    e_drop = evalue("drop", k_b, baseline_minutes, k_p, post_minutes, dispersion=dispersion)
+    e_drop = evalue("drop", k_b, baseline_minutes, k_p, post_minutes, min_drop=min_drop,
+                    dispersion=dispersion)
     e_ctrl = None
     if controls is not None and controls[0] > 0 and controls[1] > 0:
-        e_ctrl = evalue("drop", k_b, controls[0], k_p, controls[1], dispersion=dispersion)
+        e_ctrl = evalue("drop", k_b, controls[0], k_p, controls[1], min_drop=min_drop,
+                        dispersion=dispersion)
     e_small = evalue("not_material", k_b, baseline_minutes, k_p, post_minutes, min_drop=min_drop,
                      dispersion=dispersion)
     e_rise = evalue("rise", k_b, baseline_minutes, k_p, post_minutes, dispersion=dispersion)

@@ -186,8 +186,21 @@ class FakePlatform:
 class FakeAnalysis:
     """The window computations, decided by the faults instead of by log files."""
 
-    def __init__(self, faults: Faults) -> None:
+    def __init__(self, faults: Faults, decide_at_look: int | None = None) -> None:
         self.faults = faults
+        self.decide_at_look = decide_at_look  # the look whose sequential verdict is PASS (None: never)
+        self.looks = 0
+
+    def look_at(self, baseline, post, book, catalogue, bw, so_far) -> dict[str, Any]:
+        self.looks += 1
+        decisive = self.looks == self.decide_at_look
+        return {"decision": "PASS" if decisive else "continue", "at_ms": so_far["until_ms"],
+                "post_minutes": (so_far["until_ms"] - so_far["since_ms"]) / 60_000, "p_drop": 0.01,
+                "why": "drop proven (fake)" if decisive else "not decisive yet (fake)"}
+
+    def early_verdict(self, fixed, deciding, looks, full_minutes) -> dict[str, Any]:
+        return {**fixed, "verdict": "FAIL" if fixed["verdict"] == "FAIL" else deciding["decision"],
+                "headline": f"{deciding['decision']} (early stop after {deciding['post_minutes']:g} min)"}
 
     def attribute_baseline(self, path, book, catalogue) -> dict[str, Any]:
         none = self.faults.take(("gate",))
@@ -210,7 +223,8 @@ class Harness:
     """One project and one artifacts folder; ``drive`` runs as a fresh process each time."""
 
     def __init__(self, root: Path, faults: dict[str, str] | None = None,
-                 always_gate: frozenset[str] = frozenset()) -> None:
+                 always_gate: frozenset[str] = frozenset(), decide_at_look: int | None = 1) -> None:
+        self.decide_at_look = decide_at_look  # the soak's look that decides (None: never early)
         self.books = BOOKS
         self.book = self.books[SLICE]
         self.faults = Faults(dict(faults or {}), always_gate=always_gate)
@@ -235,7 +249,7 @@ class Harness:
             clock=self.clock, catalogue=CATALOGUE, ui=FakeUI(self.faults, PASSIVE),
             secrets=("CRON_SECRET", "INNGEST_SIGNING_KEY"),
             confirm=lambda q: self.answers.pop(0) if self.answers else True,
-            analysis=FakeAnalysis(self.faults),
+            analysis=FakeAnalysis(self.faults, self.decide_at_look),
         )
         try:
             return machine.drive(ctx, self.state())

@@ -3,6 +3,8 @@ platform error, crash before its side effect, crash after it}."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from reversal.iteration.state import FORWARD_STEPS, ROLLBACK_STEPS, IterationState
@@ -29,6 +31,37 @@ def test_the_happy_path_passes_with_one_write_and_one_deployment(fast_tmp):
     assert state.status == "passed" and state.verdict == "PASS" and h.processes == 1
     assert h.world.flag_writes == ["true"] and len(h.world.deployments) == 1
     assert state.completed == list(FORWARD_STEPS)
+
+
+def test_a_decisive_look_ends_the_post_window_early_and_the_post_capture_matches_it(fast_tmp):
+    h = Harness(fast_tmp, decide_at_look=3)
+    state = h.run_to_end()
+    assert state.status == "passed" and state.verdict == "PASS"
+    soak = state.facts["soak"]
+    assert [look["decision"] for look in soak["looks"]] == ["continue", "continue", "PASS"]
+    ready = state.facts["deploy"]["ready_ms"]
+    # min soak 10 min, then one look a minute: the third look is at 12 min of the 30-min window
+    assert soak["window"] == {"since_ms": ready, "until_ms": ready + 12 * 60_000}
+    assert state.facts["post"]["window"] == soak["window"]
+    assert [e.kind for e in state.events].count("look") == 3
+    assert "Early stop (PASS) after 12 of 30 minutes" in " ".join(e.message for e in state.events)
+
+
+def test_without_a_decisive_look_the_full_window_is_kept(fast_tmp):
+    h = Harness(fast_tmp, decide_at_look=None)
+    state = h.run_to_end()
+    assert state.status == "passed"
+    ready = state.facts["deploy"]["ready_ms"]
+    assert len(state.facts["soak"]["looks"]) == 20  # minutes 10..29; minute 30 is the window's end
+    assert state.facts["post"]["window"] == {"since_ms": ready, "until_ms": ready + 30 * 60_000}
+
+
+def test_early_stop_off_keeps_the_full_window_without_looks(fast_tmp):
+    h = Harness(fast_tmp)
+    h.store.save(dataclasses.replace(h.state(), early_stop=False))
+    state = h.run_to_end()
+    assert state.status == "passed" and not state.facts.get("soak", {}).get("looks")
+    assert "--no-early-stop" in " ".join(e.message for e in state.events)
 
 
 @pytest.mark.parametrize(("step", "kind"), BRANCHES)

@@ -105,6 +105,7 @@ def packet(*, verdict: str = "PASS", status: str = "passed", iteration: str = IT
         state = IterationState(
             iteration=iteration, slice="response-timing", route=book.route, created_ms=at,
             window_s=1800, step="", status=status, verdict=verdict,  # type: ignore[arg-type]
+            platform={"api": "http://127.0.0.1:1", "team": "", "project": "prj_reliability"},  # BASE_ENV's
             completed=["preflight", "baseline", "compare", "verdict"],
             events=[Event(at, "preflight", "done", "Preflight passed."),
                     Event(at + 1000, "verdict", "done", f"Verdict {verdict}: recorded.",

@@ -146,6 +146,9 @@ for id, argv, *names in [
     ("unknown-option", "status --frob", "--frob"),
     ("env-audit-unknown-option", "env audit --frob", "--frob"),
     ("verify-unknown-iteration", "verify nope", "nope"),
+    ("abandon-unknown-iteration", "abandon nope --reason x --yes", "nope"),
+    ("abandon-unknown-option", "abandon --frob", "--frob"),
+    ("unlock-unknown-option", "unlock --frob", "--frob"),
     ("report-unknown-iteration", "report nope", "nope"),
     ("report-unknown-option", "report --frob", "--frob"),
     ("signatures-discover-no-input", "signatures discover", "EXPORT"),
@@ -365,8 +368,7 @@ for command in ("status", f"status {ITERATION}", "status --json", "playbooks", "
                 f"resume {ITERATION} --accept ok", "rollback --route response-timing --yes"):
     slug = "-".join(command.replace(ITERATION, "it").split())
     case(f"state-truncated-{slug}", "state", command, ISOLATED, setup=then(packet(), truncate(STATE, 20)))
-    case(f"state-status-5-{slug}", "state", command, ISOLATED, setup=then(packet(), state_field(status=5)),
-         pending=slug.startswith(("resume", "rollback")))
+    case(f"state-status-5-{slug}", "state", command, ISOLATED, setup=then(packet(), state_field(status=5)))
 case("state-not-object", "state", f"status {ITERATION}", ISOLATED, "state.json",
      setup=then(packet(), files(**{f"artifacts__{ITERATION}__state.json": "[]"})))
 case("state-unknown-step", "state", f"status {ITERATION}", ISOLATED, "step",

@@ -62,7 +62,6 @@ class Case:
     proc: bool = False
     stdin: bytes | None = None
     timeout: float = 60
-    pending: bool = False  # the fix belongs to the core engineer's rewrite (run/resume/rollback/status)
 
     def codes(self) -> frozenset[int]:
         return self.code if isinstance(self.code, frozenset) else frozenset({self.code})

@@ -9,12 +9,8 @@ import pytest
 from tests.reliability.cases import CASES
 from tests.reliability.harness import Case, check
 
-PENDING = pytest.mark.xfail(reason="fixed by the core engineer's rewrite of reversal/iteration (issue 13)",
-                            strict=False)
 
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=PENDING) if c.pending else c for c in CASES],
-                         ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case, tmp_path: Path) -> None:
     check(case, tmp_path)
 

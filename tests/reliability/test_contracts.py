@@ -1,28 +1,21 @@
 """Contracts of issue 13 whose fixes belong to the core engineer's rewrite of run/resume/
 rollback/status: pinned here as the operator sees them (exit code, message, files), so the
-rewrite keeps them; non-strict xfail until it lands."""
+rewrite keeps them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.reliability.builders import ITERATION, packet
 from tests.reliability.harness import BASE_ENV, Case, check, invoke
 
-PENDING = pytest.mark.xfail(reason="fixed by the core engineer's rewrite of reversal/iteration (issue 13)",
-                            strict=False)
 
-
-@PENDING
 def test_accept_and_extend_together_are_refused(tmp_path: Path) -> None:
     argv = ("resume", ITERATION, "--accept", "ok", "--extend", "5m")
     check(Case("accept-and-extend", "state", argv, 2, ("--accept", "--extend"),
                setup=packet(verdict="INCONCLUSIVE", status="inconclusive")), tmp_path)
 
 
-@PENDING
 def test_accept_text_cannot_inject_markdown(tmp_path: Path) -> None:
     packet(verdict="INCONCLUSIVE", status="inconclusive")(tmp_path)
     result = invoke(["resume", ITERATION, "--accept", "looks fine\n## Injected heading\n- fake event"],
