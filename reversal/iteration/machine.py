@@ -30,6 +30,7 @@ from reversal.iteration.transitions import (
     decide,
     gate_failed,
     looked,
+    note,
     refuse,
     resume,
     stopped_on_error,
@@ -389,9 +390,10 @@ def _post(ctx: Context, state: IterationState) -> IterationState:
     length = format_duration((window["until_ms"] - window["since_ms"]) / 1000)
     early = " (ended early by the sequential verdict)" if "early_stop" in state.facts.get("soak", {}) else ""
     live = _post_liveness(ctx, state, ctx.folder(state) / files[0], window)
+    state = note(state, "post", ctx.clock.now_ms(), f"Post window liveness: {live['requests']} requests on "
+                 f"{ctx.playbook.route}; {live['summary']}.")
     return advance(state, "post", ctx.clock.now_ms(),
-                   f"Captured the post window ({length}{early}, same filters): {live['requests']} "
-                   f"requests on {ctx.playbook.route}; {live['summary']}.", files,
+                   f"Captured the post window ({length}{early}, same filters).", files,
                    logs=files[0], window=window, liveness=live)
 
 
