@@ -203,7 +203,7 @@ def rollback(platform: Platform, ident: str, now_ms: int) -> Reply:
             release.move(now_ms, "ABORTED", None)
         platform.promote_to(target, now_ms)
         platform.audit.append({"action": "deployment.rollback", "id": target.id, "atMs": now_ms})
-    return Reply(201, b"", {"content-length": "0"})
+    return Reply(201, b"")
 
 
 def rolling_api(platform: Platform, call: Call, now_ms: int) -> Reply | None:
