@@ -80,7 +80,7 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
         window_s = window_s or book.window_s
         share = _canary_share(book, canary)
         if dry_run:
-            return _dry_run(session, book, window_s, source, as_json=as_json)
+            return _dry_run(session, book, window_s, source, as_json=as_json, share=share)
         store, platform = session.store, session.identity
         with session.exclusive(f"reversal run --route {slice_name} (pid {os.getpid()})"):
             state = open_for(store, slice_name, platform)
@@ -127,7 +127,8 @@ def run(config_path: Path | None, slice_name: str, *, window: str | None, source
         return EXIT_BY_STATUS[state.status]
 
 
-def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> int:
+def _dry_run(session, book, window_s: float, source: str, *, as_json: bool, share: float | None = None
+             ) -> int:
     """The plan, and the same readiness checks the run makes before any change: exit 2 naming
     what is missing, 0 when a run could go ahead."""
     from reversal.errors import InputError
@@ -136,7 +137,16 @@ def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> i
     from reversal.ui import UI
 
     plan = _plan(book, session.config, session.clock.now_ms(), window_s, source)
-    plan["missing"] = LivePlatform(session.config, session.clock, UI(quiet=True)).readiness(book, source)
+    live = LivePlatform(session.config, session.clock, UI(quiet=True))
+    plan["missing"] = live.readiness(book, source)
+    if share is not None:  # docs/canary.md
+        plan["post_window"] = (f"{int(window_s)}s of the rolling release: canary and control over the "
+                               "same minutes")
+        plan["deploy"] = (f"canary: a production build without the domains, then a rolling release "
+                          f"serving it to {share:g}% of production; PASS completes it, FAIL aborts it "
+                          "(Instant Rollback)")
+        unavailable = live.rolling_unavailable()
+        plan["missing"] += [f"canary mode needs Rolling Releases: {unavailable}"] if unavailable else []
     if as_json:
         click.echo(dumps(plan))
     else:

@@ -128,3 +128,14 @@ def test_before_after_mode_on_the_same_case_does_not_pass(tmp_path):
                   *FAST, *DECAY, "--sandbox-knob", "offload_does_not_help=webhooks-email"], tmp_path)
     assert result.returncode in (1, 3), result.stdout + result.stderr
     assert json.loads(result.stdout)["verdict"] in ("FAIL", "INCONCLUSIVE")
+
+
+def test_dry_run_shows_the_canary_plan_and_what_would_refuse_it(tmp_path):
+    plan = cli(["run", "--route", "webhooks-email", "--canary", "10%", "--dry-run", "--sandbox", "--json"],
+               tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert "rolling release serving it to 10% of production" in json.loads(plan.stdout)["deploy"]
+    refused = cli(["run", "--route", "webhooks-email", "--canary", "10%", "--dry-run", "--sandbox",
+                   "--sandbox-knob", "rolling_releases=false"], tmp_path)
+    assert refused.returncode == 2 and "plan_not_supported" in refused.stderr
+    assert not list((tmp_path / "artifacts").glob("*/state.json"))
