@@ -16,6 +16,12 @@ and left out). Traffic models:
   replay      moving-block bootstrap (5-minute blocks, all routes together) of the real export
               tests/fixtures/zrg/exports: every route with >= 10 failures in the baseline is a target.
 
+  canary      (docs/canary.md) two arms served at once: Poisson requests on the route split at
+              random, 10% to the canary; each request fails with the same probability in both
+              arms under a shared incident that decays (as ``decay``, from the window's start),
+              times the effect in the canary. Judged by ``reversal.logs.canary.assess`` (exact
+              conditional test on the realised split). ``--canary`` runs these rows only.
+
 Effects: ``webhooks`` ~21,000 -> 0 failures per 30 min; ``response-timing`` ~24 -> 0 per 30 min
 over >= 10 minutes; ``partial`` 3/min -> 90% fewer; ``mirror`` (replay) the target's post failures
 removed. Prints per row: false PASS (no effect, verdict PASS), false FAIL (true effect >= min_drop,
@@ -215,6 +221,47 @@ def replay_slices(matrix: dict[str, list[int]], rng: random.Random, block: int =
     return out
 
 
+# The canary model: (requests per minute on the route, failure probability per request, minutes).
+CANARY_TRAFFIC = {"busy 30m": (100.0, 0.3, 30), "trickle 30m": (2.75, 0.6, 30),
+                  "trickle 90m": (2.75, 0.6, 90)}
+CANARY_EFFECTS = {"none": 1.0, "full": 0.0, "partial": 0.1, "harm": 1.5}
+CANARY_SHARE = 0.10
+
+
+def canary_slice(traffic: str, effect: float, rng: random.Random) -> str:
+    """One canary window: both arms share one decaying incident minute by minute; Poisson
+    requests split at random, so each arm's requests and failures are independent Poissons."""
+    from reversal.logs.canary import Arm, assess
+
+    rate, p_fail, minutes = CANARY_TRAFFIC[traffic]
+    floor, tau = rng.uniform(0.3, 0.6), rng.uniform(2, 8)
+    counts = {"canary": [0, 0], "control": [0, 0]}
+    for t in range(minutes):
+        p = min(1.0, p_fail * (floor + (1 - floor) * math.exp(-t / tau)))
+        for arm, share, p_arm in (("canary", CANARY_SHARE, min(1.0, p * effect)),
+                                  ("control", 1 - CANARY_SHARE, p)):
+            failures = poisson(rate * share * p_arm, rng)
+            counts[arm][0] += failures + poisson(rate * share * (1 - p_arm), rng)
+            counts[arm][1] += failures
+    gate = DEFAULT_GATE
+    return assess(Arm("canary", *counts["canary"]), Arm("control", *counts["control"]),
+                  min_drop=gate.min_drop, alpha=gate.alpha).verdict
+
+
+def canary_rows(n: int, rng: random.Random) -> list[Row]:
+    """Per traffic shape: no effect (and a harmful canary) vs a true effect, at a 10% split."""
+    rows = []
+    for traffic in CANARY_TRAFFIC:
+        for effect in ("full", "partial"):
+            row = Row("canary", f"{traffic} {effect}", Counter(), Counter())
+            for _ in range(n):
+                row.h0[canary_slice(traffic, CANARY_EFFECTS["none"], rng)] += 1
+                row.h0[canary_slice(traffic, CANARY_EFFECTS["harm"], rng)] += 1
+                row.h1[canary_slice(traffic, CANARY_EFFECTS[effect], rng)] += 1
+            rows.append(row)
+    return rows
+
+
 @dataclass
 class Row:
     model: str
@@ -241,8 +288,10 @@ class Row:
         return self.rate(self.h1, "PASS")
 
 
-def run(n: int, seed: int, sequential: bool = False) -> list[Row]:
+def run(n: int, seed: int, sequential: bool = False, *, canary_only: bool = False) -> list[Row]:
     rng = random.Random(seed)
+    if canary_only:
+        return canary_rows(n, rng)
     rows = []
 
     def judge(m: Measurements, row: Row | None = None) -> str:
@@ -272,7 +321,7 @@ def run(n: int, seed: int, sequential: bool = False) -> list[Row]:
             row = by_target.setdefault(target, Row("replay", f"mirror {target}", Counter(), Counter()))
             row.h0[judge(h0)] += 1
             row.h1[judge(h1, row)] += 1
-    return rows + [by_target[k] for k in sorted(by_target)]
+    return rows + [by_target[k] for k in sorted(by_target)] + ([] if sequential else canary_rows(n, rng))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,11 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20260217)
     parser.add_argument("--sequential", action="store_true",
                         help="looks every minute from the minimum soak, as the loop with a live source")
+    parser.add_argument("--canary", action="store_true", help="run the canary model's rows only")
     args = parser.parse_args(argv)
     args.slices = args.slices or (200 if args.sequential else 500)
     alpha = DEFAULT_GATE.alpha
     began = time.perf_counter()
-    rows = run(args.slices, args.seed, args.sequential)
+    rows = run(args.slices, args.seed, args.sequential, canary_only=args.canary)
     mode = "sequential (looks every minute from 10 min)" if args.sequential else "fixed 30-minute window"
     print(f"{args.slices} slices per row without and with a true effect; {mode}; alpha {alpha}, "
           f"min_drop {DEFAULT_GATE.min_drop}; seed {args.seed}\n")
@@ -307,9 +357,11 @@ def main(argv: list[str] | None = None) -> int:
                           f"{row.time_quantile(0.5):g} min > {GOAL_TIME_SHARE} x {WINDOW} min")
         if false_pass > alpha:
             missed.append(f"{row.model}/{row.scenario}: false PASS {false_pass:.3f} > alpha {alpha}")
-        if row.model != "replay" and row.scenario in SEED_EFFECTS and row.power < GOAL_POWER:
+        if row.model not in ("replay", "canary") and row.scenario in SEED_EFFECTS and row.power < GOAL_POWER:
             missed.append(f"{row.model}/{row.scenario}: power {row.power:.3f} < {GOAL_POWER}")
     print("\npower of response-timing counts only slices whose baseline failures span >= 10 minutes.")
+    print(f"canary rows: a {CANARY_SHARE:.0%} split; 'no effect' counts both an equal and a 1.5x worse "
+          "canary (2 slices per draw); power is reported, not a goal.")
     print(f"took {time.perf_counter() - began:.1f} s")
     for line in missed:
         print(f"goal missed: {line}")

@@ -30,7 +30,7 @@ BLANK = None  # a blank status in `target.statuses`, written `blank` in YAML
 # silently mean the default.
 SCHEMA: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
     "": "slice route kind priority after flag target probe durable window gate on_fail preflight "
-        "early_stop min_soak gates break_glass_cron_change",
+        "early_stop min_soak gates break_glass_cron_change mode canary_share",
     "flag": "name on off",
     "target": "statuses signatures",
     "probe": "method auth dispatch inline",
@@ -145,6 +145,8 @@ class Playbook:
     gates: tuple = ()  # reversal.gates.Gate: this slice's safety gates (merged over reversal.yaml's)
     break_glass_cron_change: str | None = None  # the declared reason a cron schedule may change
     path: Path | None = field(default=None, compare=False)
+    mode: Literal["standard", "canary"] = "standard"  # canary: a rolling release, judged concurrently
+    canary_share: float = 10.0  # percent of production traffic the canary serves (mode canary)
 
     @property
     def verify(self) -> Literal["active", "passive"]:
@@ -374,6 +376,7 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
         min_soak_s=f.duration("min_soak") if f.data.get("min_soak") is not None else None,
         gates=_safety_gates(f.data.get("gates"), origin),
         break_glass_cron_change=_break_glass(f),
+        **_canary_fields(f, kind, origin),
     )
 
 
@@ -392,6 +395,46 @@ def _break_glass(f: _Fields) -> str | None:
     if reason is not None and not reason.strip():
         raise f.fail("break_glass_cron_change", "must be a non-empty reason")
     return reason.strip() if reason else None
+
+
+CRON_NOT_SPLIT = (
+    "Vercel Cron invocations are not known to be split between a rolling release's arms (Vercel's "
+    "docs say cron jobs invoke the production deployment and say nothing of rolling releases), so "
+    "a cron slice's canary would see no cron traffic; canary mode applies to webhook/HTTP-traffic "
+    "slices only (docs/canary.md, 'Crons')"
+)
+
+
+def parse_share(raw: Any, where: str) -> float:
+    """``10%``, ``10`` or ``0.1``-style shares as a percent strictly between 0 and 50: a canary
+    serves the smaller arm (the control must stay the reference)."""
+    text = str(raw).strip()
+    try:
+        value = float(text.removesuffix("%"))
+    except ValueError:
+        raise InputError(f"{where}: {raw!r} is not a share; expected a percentage like 10%.") from None
+    if not text.endswith("%") and 0 < value < 1:
+        value *= 100
+    if not 0 < value <= 50:
+        raise InputError(f"{where}: {raw!r} must be a share above 0% and at most 50%, e.g. 10%.")
+    return value
+
+
+def canary_refusal(kind: str) -> str | None:
+    """Why a slice of ``kind`` cannot run in canary mode, or None."""
+    return CRON_NOT_SPLIT if kind == "cron" else None
+
+
+def _canary_fields(f: _Fields, kind: str, origin: str) -> dict[str, Any]:
+    mode = f.get("mode", str, "must be standard or canary", "standard")
+    if mode not in ("standard", "canary"):
+        raise f.fail("mode", "must be standard or canary")
+    share = parse_share(f.data["canary_share"], f"{origin}: field 'canary_share'") \
+        if f.data.get("canary_share") is not None else 10.0
+    refusal = canary_refusal(kind) if mode == "canary" else None
+    if refusal:
+        raise InputError(f"{origin}: field 'mode' is canary but the slice is kind: cron: {refusal}.")
+    return {"mode": mode, "canary_share": share}
 
 
 def _secret_like(name: str) -> bool:

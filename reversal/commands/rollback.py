@@ -15,10 +15,11 @@ import click
 
 def rollback(config_path: Path | None, *, slice_name: str | None, iteration: str | None,
              reason: str | None, yes: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...],
-             as_json: bool) -> int:
+             as_json: bool, instant: bool = False) -> int:
     from reversal.commands.resume import pick
     from reversal.errors import InputError
     from reversal.iteration import transitions
+    from reversal.iteration.canary import known_good
     from reversal.iteration.machine import drive, persist
     from reversal.iteration.session import (
         EXIT_BY_STATUS,
@@ -28,7 +29,7 @@ def rollback(config_path: Path | None, *, slice_name: str | None, iteration: str
         report,
         resolve_playbook,
     )
-    from reversal.iteration.state import ROLLBACK_STEPS, IterationState
+    from reversal.iteration.state import INSTANT_STEPS, ROLLBACK_STEPS, IterationState
     from reversal.ui import UI
 
     if bool(slice_name) == bool(iteration):
@@ -50,12 +51,15 @@ def rollback(config_path: Path | None, *, slice_name: str | None, iteration: str
                 state = IterationState(iteration=folder.name, slice=book.slice, route=book.route,
                                        created_ms=now, window_s=book.window_s, platform=platform)
             ctx = build_context(session, book, books, ui=ui, yes=yes, no_wait=no_wait)
-            resuming = state.step in ROLLBACK_STEPS and state.status in ("running", "error", "waiting")
-            if not (yes or sandbox or (resuming and state.yes)) and not ctx.confirm(
-                    f"Set {book.flag.name}={book.flag.off} in production and redeploy?"):
+            path = INSTANT_STEPS if instant else ROLLBACK_STEPS
+            resuming = state.step in path and state.status in ("running", "error", "waiting")
+            question = (f"Point production back at {known_good(state)} (Instant Rollback, no build) and "
+                        f"set {book.flag.name}={book.flag.off}?" if instant else
+                        f"Set {book.flag.name}={book.flag.off} in production and redeploy?")
+            if not (yes or sandbox or (resuming and state.yes)) and not ctx.confirm(question):
                 raise InputError("rollback not confirmed; nothing changed (use --yes).")
             if not resuming:
-                state = transitions.begin_rollback(state, now, reason)
+                state = transitions.begin_rollback(state, now, reason, instant=instant)
             state.yes = True  # confirmed: the rollback's own resume does not ask again
             persist(ctx, state)
             state = drive(ctx, state)
@@ -67,13 +71,17 @@ def rollback(config_path: Path | None, *, slice_name: str | None, iteration: str
 @click.argument("iteration", required=False)
 @click.option("--route", "slice_name", help="Roll back this slice (its latest iteration).")
 @click.option("--reason", help="Why (recorded in the timeline).")
+@click.option("--instant", is_flag=True,
+              help="Instant Rollback to the iteration's last known-good deployment (no build), then "
+                   "the flag off in settings.")
 @click.option("--yes", is_flag=True, help="Do not ask before the production change.")
 @click.option("--no-wait", is_flag=True, help="Save state and exit 3 instead of waiting.")
 @click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox platform.")
 @click.option("--sandbox-knob", "knobs", multiple=True, metavar="KEY=VALUE")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="reversal.yaml")
-def command(iteration, slice_name, reason, yes, no_wait, sandbox, knobs, as_json, config_path) -> int:
+def command(iteration, slice_name, reason, instant, yes, no_wait, sandbox, knobs, as_json,
+            config_path) -> int:
     """Flip a slice's flag off, redeploy, verify inline 200 and 401, record the rollback."""
     return rollback(config_path, slice_name=slice_name, iteration=iteration, reason=reason, yes=yes,
-                    no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json)
+                    no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json, instant=instant)

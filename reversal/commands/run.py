@@ -36,6 +36,21 @@ def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
     }
 
 
+def _canary_share(book, canary: str | None) -> float | None:
+    """The canary share of this run (``--canary``, else the playbook's ``mode: canary``), or None;
+    a cron slice is refused (exit 2) before anything is touched."""
+    from reversal.errors import InputError
+    from reversal.playbooks import canary_refusal, parse_share
+
+    if canary is None and book.mode != "canary":
+        return None
+    share = parse_share(canary, "--canary") if canary is not None else book.canary_share
+    refusal = canary_refusal(book.kind)
+    if refusal:
+        raise InputError(f"--canary: slice {book.slice} is kind cron: {refusal}.")
+    return share
+
+
 def next_eligible(books, passed: set[str]) -> str | None:
     """The first slice in playbook order that has not PASSed and whose ``after:`` all have."""
     from reversal.iteration.checks import missing_after
@@ -68,7 +83,7 @@ def _skips(skip_gates: tuple[str, ...], reason: str | None, books, config) -> di
 def run(config_path: Path | None, slice_name: str | None, *, window: str | None, source: str, yes: bool,
         dry_run: bool, no_wait: bool, sandbox: bool, knobs: tuple[str, ...], as_json: bool,
         pick: str | None = None, skip_gates: tuple[str, ...] = (), reason: str | None = None,
-        early_stop: bool = True) -> int:
+        early_stop: bool = True, canary: str | None = None) -> int:
     """One slice (``--route``, or ``pick="next"``), or ``pick="all"``: the next eligible slice,
     then the next, until one does not PASS or none is eligible."""
     from reversal.errors import InputError
@@ -85,6 +100,8 @@ def run(config_path: Path | None, slice_name: str | None, *, window: str | None,
 
     if (slice_name is None) == (pick is None):
         raise InputError("give one of --route SLICE, --next or --all.")
+    if canary is not None and pick is not None:
+        raise InputError("--canary runs one slice: use it with --route.")
     window_s = bounded_duration("--window", window)  # bad: exit 2 before anything is touched
     yes = yes or sandbox  # the in-process sandbox is nobody's production
     with open_session(config_path, sandbox=sandbox, knobs=knobs) as session:
@@ -92,8 +109,10 @@ def run(config_path: Path | None, slice_name: str | None, *, window: str | None,
         skips = _skips(skip_gates, reason, books, session.config)
         if pick is None:
             book, books = resolve_playbook(session.config, slice_name)
+            share = _canary_share(book, canary)
             if dry_run:
-                return _dry_run(session, book, window_s or book.window_s, source, as_json=as_json)
+                return _dry_run(session, book, window_s or book.window_s, source, as_json=as_json,
+                                share=share)
         elif dry_run:
             raise InputError("--dry-run plans one slice: use it with --route.")
         done = []
@@ -101,9 +120,11 @@ def run(config_path: Path | None, slice_name: str | None, *, window: str | None,
             name = slice_name or next_eligible(books, passed_slices(session.store, session.identity))
             if name is None:
                 break
-            state = _run_one(session, books[name] if pick else book, books, window=window,
-                             window_s=window_s, source=source, yes=yes, no_wait=no_wait,
-                             as_json=as_json, skips=skips, early_stop=early_stop)
+            chosen = books[name] if pick else book
+            state = _run_one(session, chosen, books, window=window, window_s=window_s, source=source,
+                             yes=yes, no_wait=no_wait, as_json=as_json, skips=skips,
+                             early_stop=early_stop, canary=canary,
+                             share=None if pick else share)
             done.append(state)
             if pick != "all" or state.status != "passed":
                 break
@@ -127,7 +148,7 @@ def run(config_path: Path | None, slice_name: str | None, *, window: str | None,
 
 
 def _run_one(session, book, books, *, window, window_s, source, yes, no_wait, as_json, skips,
-             early_stop):
+             early_stop, canary=None, share=None):
     """Start (or resume) one slice's iteration and drive it until it ends, waits or stops."""
     from reversal.errors import InputError, StepFailed
     from reversal.evidence.provenance import gather as gather_provenance
@@ -160,7 +181,8 @@ def _run_one(session, book, books, *, window, window_s, source, yes, no_wait, as
             state = IterationState(
                 iteration=folder.name, slice=slice_name, route=book.route, created_ms=now,
                 window_s=window_s, source=source, platform=platform, yes=yes, early_stop=early_stop,
-                facts={"provenance": gather_provenance(session.config, session.clock)},
+                facts={"provenance": gather_provenance(session.config, session.clock),
+                       **({"canary": {"share": share}} if share is not None else {})},
             )
             store.save(state)
             ui.say(f"iteration {state.iteration} started ({folder})")
@@ -169,6 +191,9 @@ def _run_one(session, book, books, *, window, window_s, source, yes, no_wait, as
             if window is not None and window_s != state.window_s:
                 raise InputError(f"--window {window}: iteration {state.iteration} is under way "
                                  f"with its own window; resume it without --window.")
+            if canary is not None and not state.facts.get("canary"):
+                raise InputError(f"--canary: iteration {state.iteration} is under way in standard "
+                                 "mode; resume it without --canary.")
             ui.say(f"resuming iteration {state.iteration} at step {state.step}")
         if skips:  # break-glass, recorded with its reason (timeline and evidence)
             state.facts.setdefault("gates", {}).setdefault("skips", {}).update(skips)
@@ -182,7 +207,8 @@ def _run_one(session, book, books, *, window, window_s, source, yes, no_wait, as
     return state
 
 
-def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> int:
+def _dry_run(session, book, window_s: float, source: str, *, as_json: bool, share: float | None = None
+             ) -> int:
     """The plan, and the same readiness checks the run makes before any change: exit 2 naming
     what is missing, 0 when a run could go ahead."""
     from reversal.errors import InputError
@@ -191,7 +217,16 @@ def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> i
     from reversal.ui import UI
 
     plan = _plan(book, session.config, session.clock.now_ms(), window_s, source)
-    plan["missing"] = LivePlatform(session.config, session.clock, UI(quiet=True)).readiness(book, source)
+    live = LivePlatform(session.config, session.clock, UI(quiet=True))
+    plan["missing"] = live.readiness(book, source)
+    if share is not None:  # docs/canary.md
+        plan["post_window"] = (f"{int(window_s)}s of the rolling release: canary and control over the "
+                               "same minutes")
+        plan["deploy"] = (f"canary: a production build without the domains, then a rolling release "
+                          f"serving it to {share:g}% of production; PASS completes it, FAIL aborts it "
+                          "(Instant Rollback)")
+        unavailable = live.rolling_unavailable()
+        plan["missing"] += [f"canary mode needs Rolling Releases: {unavailable}"] if unavailable else []
     if as_json:
         click.echo(dumps(plan))
     else:
@@ -209,6 +244,9 @@ def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> i
 @click.option("--next", "pick", flag_value="next", help="Run the next eligible slice in playbook order.")
 @click.option("--all", "pick", flag_value="all",
               help="Run eligible slices one after another until one does not PASS.")
+@click.option("--canary", metavar="SHARE",
+              help="Canary mode: a rolling release serves the flagged build to SHARE (e.g. 10%) of "
+                   "production, judged against the current build over the same minutes.")
 @click.option("--skip-gate", "skip_gates", multiple=True, metavar="NAME",
               help="Break-glass: do not run this safety gate (needs --reason; recorded).")
 @click.option("--reason", help="Why the gates given with --skip-gate are skipped.")
@@ -225,12 +263,12 @@ def _dry_run(session, book, window_s: float, source: str, *, as_json: bool) -> i
               help="Sandbox fault knob (with --sandbox).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="reversal.yaml")
-def command(slice_name, pick, skip_gates, reason, window, source, yes, dry_run, no_wait, early_stop,
-            sandbox, knobs, as_json, config_path) -> int:
+def command(slice_name, pick, canary, skip_gates, reason, window, source, yes, dry_run, no_wait,
+            early_stop, sandbox, knobs, as_json, config_path) -> int:
     """Run (or resume) the strict reversal loop for one slice, the next one, or all in order.
 
     Safety gates ('gates:' in reversal.yaml and the playbook) run before the first production
     change; a failing gate stops the slice with nothing changed."""
     return run(config_path, slice_name, window=window, source=source, yes=yes, dry_run=dry_run,
                no_wait=no_wait, sandbox=sandbox, knobs=knobs, as_json=as_json, pick=pick,
-               skip_gates=skip_gates, reason=reason, early_stop=early_stop)
+               skip_gates=skip_gates, reason=reason, early_stop=early_stop, canary=canary)

@@ -198,6 +198,69 @@ class LivePlatform:
         return self._follow(lambda: wait_ready(self.client, deployment_id, clock=self.clock,
                                                on_state=on_state))
 
+    # -- Rolling Releases and Instant Rollback (docs/canary.md) --------------------------
+    @cached_property
+    def rolling(self):
+        from reversal.platform.rolling import RollingReleases
+
+        return RollingReleases(self.client)
+
+    def rolling_unavailable(self) -> str | None:
+        """Why this project cannot run a rolling release (plan, slots, refusal), or None."""
+        with _unanswered("rolling release status"):
+            return self.rolling.unavailable_reason()
+
+    def build_canary(self, source_id: str, intent_id: str, on_state) -> Deployed:
+        from reversal.platform.rolling import build_canary
+
+        def start():
+            source = self.client.get_deployment(source_id)
+            return build_canary(self.client, source=source, clock=self.clock, intent_id=intent_id,
+                                on_state=on_state)
+
+        return self._follow(start)
+
+    def wait_canary(self, deployment_id: str, on_state) -> Deployed:
+        from reversal.platform.rolling import wait_built
+
+        return self._follow(lambda: wait_built(self.client, deployment_id, clock=self.clock,
+                                               on_state=on_state))
+
+    def start_release(self, canary_id: str, share: float) -> dict[str, Any]:
+        """Configure a two-stage manual release at ``share`` percent and start it for the canary."""
+        from reversal.platform.rolling import canary_config
+
+        with _unanswered("rolling release start"):
+            self.rolling.configure(canary_config(share))
+            release = self.rolling.start(canary_id)
+        if release is None or release.canary_id != canary_id or release.state != "ACTIVE":
+            raise PlatformError(f"rolling release of {canary_id} did not start (Vercel answered "
+                                f"{release.state if release else 'no release'})")
+        return {"canaryId": release.canary_id, "controlId": release.current_id,
+                "percentage": release.canary_percentage, "state": release.state}
+
+    def complete_release(self, canary_id: str) -> None:
+        with _unanswered("rolling release complete"):
+            self.rolling.complete(canary_id)
+
+    def instant_rollback(self, deployment_id: str, reason: str) -> None:
+        with _unanswered(f"instant rollback to {deployment_id}"):
+            self.rolling.rollback(deployment_id, description=reason[:200])
+
+    def liveness_probe(self, playbook: Playbook) -> dict[str, Any]:
+        """One request of the loop's own to the route, to be found in the window's capture."""
+        import httpx
+
+        from reversal.platform.probe import join_url, liveness_request
+
+        if not self.config.app_url:
+            raise InputError("the app's base URL is not configured: set app_url in reversal.yaml or "
+                             "REVERSAL_APP_URL, so the liveness probe can reach the route.")
+        with _unanswered(f"liveness probe of {playbook.route}"), \
+                httpx.Client(timeout=PROBE_TIMEOUT_S) as http:
+            return liveness_request(http=http, url=join_url(self.config.app_url, playbook.route),
+                                    playbook=playbook, clock=self.clock)
+
     # -- the app --------------------------------------------------------------------------
     def probe(self, playbook: Playbook, expect: str) -> Probed:
         import httpx

@@ -23,13 +23,14 @@ from reversal.evidence.runlog import RunLog
 from reversal.evidence.timeline import render_timeline
 from reversal.iteration import checks
 from reversal.iteration.ports import Deployed, Platform
-from reversal.iteration.state import IterationState, journal_entry, journaled
+from reversal.iteration.state import IterationState, is_canary, journal_entry, journaled
 from reversal.iteration.store import IterationStore
 from reversal.iteration.transitions import (
     advance,
     decide,
     gate_failed,
     looked,
+    note,
     refuse,
     resume,
     stopped_on_error,
@@ -90,7 +91,7 @@ def _preflight(ctx: Context, state: IterationState) -> IterationState:
     result = checks.preflight(
         book, values, unreadable, secrets=ctx.secrets, passed=ctx.passed_slices,
         production=production, vercel_json=checks.read_vercel_crons(ctx.project_root),
-        readiness=ctx.platform.readiness(book, state.source),
+        readiness=ctx.platform.readiness(book, state.source) + _canary_readiness(ctx, state),
     )
     path = write_json(ctx.artifact(state, "preflight", "checks", "json"), result)
     if not result["ok"]:
@@ -153,6 +154,14 @@ def _gates(ctx: Context, state: IterationState) -> IterationState:
                + (f" on app commit {commit[:12]}" if commit else "")) if decisions else \
         "No gates configured ('gates:' in reversal.yaml or the playbook)."
     return advance(state, "gates", ctx.clock.now_ms(), summary + ".", [], commit=commit, results=ran)
+
+
+def _canary_readiness(ctx: Context, state: IterationState) -> list[str]:
+    if not is_canary(state):
+        return []
+    from reversal.iteration.canary import canary_readiness
+
+    return canary_readiness(ctx)
 
 
 class _Wait(Exception):
@@ -258,26 +267,35 @@ def _deploy(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
         line.update(f"deployment {deploy_state} after {duration_label(ctx.clock, elapsed)}")
 
     try:
-        entry = journal_entry(state, effect)
-        phase = entry["phase"] if entry else None
-        found = entry.get("deployment_id") if phase == "done" else \
-            ctx.platform.find_deployment(entry["intent_id"]) if phase == "intent" else None
+        # a changed cron schedule is undone by rebuilding what production ran before
+        before = on or state.facts.get("cron_guard", {}).get("ok") is False
+        state, found, entry = intended_deployment(
+            ctx, state, effect,
+            lambda: state.facts["preflight"]["production"]["id"] if before else ctx.platform.production().id)
         if found is not None:
             return _deployed(ctx, state, step, effect, ctx.platform.wait_deployment(found, on_state), on=on)
-        if phase != "intent":  # a first attempt, or a new one after a deployment ended ERROR
-            attempt = 1 + sum(1 for e in state.journal if e["effect"] == effect and e["phase"] == "failed")
-            # a changed cron schedule is undone by rebuilding what production ran before
-            before = on or state.facts.get("cron_guard", {}).get("ok") is False
-            source = state.facts["preflight"]["production"]["id"] if before else ctx.platform.production().id
-            intent_id = f"{state.iteration}:{effect}" + (f"#{attempt}" if attempt > 1 else "")
-            state = journaled(state, effect, "intent", ctx.clock.now_ms(), source_id=source,
-                              intent_id=intent_id)
-            ctx.store.save(state)
-            entry = journal_entry(state, effect)
         record = ctx.platform.redeploy(entry["source_id"], entry["intent_id"], on_state)
         return _deployed(ctx, state, step, effect, record, on=on)
     finally:
         line.close()
+
+
+def intended_deployment(ctx: Context, state: IterationState, effect: str, source: Callable[[], str]
+                        ) -> tuple[IterationState, str | None, dict[str, Any]]:
+    """The deployment an earlier attempt of ``effect`` made (found by its intent tag after a crash
+    or an error), or, when there is none to follow, a new intent journaled and saved."""
+    entry = journal_entry(state, effect)
+    phase = entry["phase"] if entry else None
+    found = entry.get("deployment_id") if phase == "done" else \
+        ctx.platform.find_deployment(entry["intent_id"]) if phase == "intent" else None
+    if found is None and phase != "intent":  # a first attempt, or a new one after one ended ERROR
+        attempt = 1 + sum(1 for e in state.journal if e["effect"] == effect and e["phase"] == "failed")
+        intent_id = f"{state.iteration}:{effect}" + (f"#{attempt}" if attempt > 1 else "")
+        state = journaled(state, effect, "intent", ctx.clock.now_ms(), source_id=source(),
+                          intent_id=intent_id)
+        ctx.store.save(state)
+        entry = journal_entry(state, effect)
+    return state, found, entry  # type: ignore[return-value]
 
 
 def _deployed(ctx: Context, state: IterationState, step: str, effect: str, record: Deployed, *,
@@ -356,7 +374,8 @@ def _probe(ctx: Context, state: IterationState, *, on: bool) -> IterationState:
                if on else f"{ctx.playbook.route} answered inline "
                f"{ctx.playbook.probe.inline_status}; unauthenticated request got 401.")
     return advance(state, step, ctx.clock.now_ms(), message, [path.name],
-                   dispatch_key=result.dispatch_key, event_id=result.event_id)
+                   dispatch_key=result.dispatch_key, event_id=result.event_id,
+                   sent_ms=artifact.get("requestedAtMs"), request_ids=artifact.get("requestIds", []))
 
 
 def _durable(ctx: Context, state: IterationState) -> IterationState:
@@ -463,9 +482,33 @@ def _post(ctx: Context, state: IterationState) -> IterationState:
     files = _capture(ctx, state, "post", window["since_ms"], window["until_ms"])
     length = format_duration((window["until_ms"] - window["since_ms"]) / 1000)
     early = " (ended early by the sequential verdict)" if "early_stop" in state.facts.get("soak", {}) else ""
+    live = _post_liveness(ctx, state, ctx.folder(state) / files[0], window)
+    state = note(state, "post", ctx.clock.now_ms(), f"Post window liveness: {live['requests']} requests on "
+                 f"{ctx.playbook.route}; {live['summary']}.")
     return advance(state, "post", ctx.clock.now_ms(),
                    f"Captured the post window ({length}{early}, same filters).", files,
-                   logs=files[0], window=window)
+                   logs=files[0], window=window, liveness=live)
+
+
+def _post_liveness(ctx: Context, state: IterationState, logs: Path, window: dict[str, int]
+                   ) -> dict[str, Any]:
+    """Capture liveness of the post window (docs/canary.md): the probe step's requests, sent
+    inside the window, must be in the capture, else the window is not evidence and the step
+    stops as a platform error. A passive slice sends none: its window is counted, not checked."""
+    from reversal.logs.liveness import SentProbe, check_file, expected_ids, require_live
+
+    probe = state.facts.get("probe", {})
+    sent = [SentProbe(probe["sent_ms"], rid) for rid in probe.get("request_ids") or ()
+            if probe.get("sent_ms") is not None]
+    live = check_file(logs, route=ctx.playbook.route,
+                      expected=expected_ids(sent, window["since_ms"], window["until_ms"]))
+    if live.expected:
+        require_live(live, "post")
+        summary = f"the probe's {len(live.found)} request(s) found in it"
+    else:
+        summary = "liveness not checked (no probe request of the loop in this window)"
+    flags = live.flags()
+    return {**live.as_json(), "summary": "; ".join([summary, *flags])}
 
 
 def _compare(ctx: Context, state: IterationState) -> IterationState:
@@ -537,6 +580,15 @@ HANDLERS: dict[str, Callable[[Context, IterationState], IterationState]] = {
 }
 
 
+def _handler(step: str) -> Callable[[Context, IterationState], IterationState]:
+    """The step's handler; canary and Instant Rollback steps live in ``iteration/canary.py``."""
+    if step in HANDLERS:
+        return HANDLERS[step]
+    from reversal.iteration.canary import HANDLERS as MORE
+
+    return MORE[step]
+
+
 # -- the loop -------------------------------------------------------------------------------
 
 def persist(ctx: Context, state: IterationState) -> None:
@@ -569,7 +621,7 @@ def drive(ctx: Context, state: IterationState) -> IterationState:
             ctx.ui.step(step, "starting")
             log.info("step.start", step=step)
             try:
-                state = HANDLERS[step](ctx, state)
+                state = _handler(step)(ctx, state)
             except (_Wait, InputError, StepFailed) as exc:
                 # A step saves its journaled intents before each effect: carry on from what is
                 # saved, as a new process would, so an intent is never lost.

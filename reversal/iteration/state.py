@@ -21,7 +21,15 @@ FORWARD_STEPS = (
     "compare", "verdict",
 )
 ROLLBACK_STEPS = ("rollback-flip", "rollback-deploy", "rollback-probe", "rollback-capture")
-ALL_STEPS = FORWARD_STEPS + ROLLBACK_STEPS
+CANARY_STEPS = (
+    "preflight", "baseline", "attribute", "flip", "canary-deploy", "canary-start", "canary-probe",
+    "canary-soak", "canary-capture", "canary-compare", "canary-verdict",
+)
+"""Canary mode (docs/canary.md): the flagged build serves a share of production next to the
+current one, and both are judged over the same minutes."""
+INSTANT_STEPS = ("instant-rollback", "instant-flag-off", "instant-verify")
+"""Instant Rollback to the last known-good deployment, then the flag off in settings (no build)."""
+ALL_STEPS = tuple(dict.fromkeys(FORWARD_STEPS + ROLLBACK_STEPS + CANARY_STEPS + INSTANT_STEPS))
 
 Status = Literal["running", "waiting", "error", "passed", "failed", "inconclusive", "rolled-back",
                  "stopped", "abandoned"]
@@ -99,6 +107,11 @@ class IterationState:
             if not isinstance(getattr(state, name), kind):
                 raise InputError(f"{origin}: field {name!r} has the wrong type; expected {kind}.")
         return state
+
+
+def is_canary(state: IterationState) -> bool:
+    """The iteration runs in canary mode (chosen when it started: ``facts["canary"]``)."""
+    return bool(state.facts.get("canary"))
 
 
 def journal_entry(state: IterationState, effect: str) -> dict[str, Any] | None:

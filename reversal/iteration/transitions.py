@@ -19,13 +19,18 @@ from typing import Any
 
 from reversal.errors import InputError
 from reversal.iteration.state import (
+    CANARY_STEPS,
     FORWARD_STEPS,
+    INSTANT_STEPS,
     ROLLBACK_STEPS,
     STATUSES,
     Event,
     IterationState,
+    is_canary,
     journal_entry,
 )
+
+UNDO_STEPS = ROLLBACK_STEPS + INSTANT_STEPS  # the two ways back: rebuild, or Instant Rollback
 
 # name -> (statuses it may start from, statuses it may end in)
 TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -64,8 +69,9 @@ def _event(new: IterationState, at_ms: int, step: str, kind: str, message: str,
     new.events.append(Event(at_ms, step, kind, message, list(artifacts)))
 
 
-def _next(step: str) -> str:
-    path = ROLLBACK_STEPS if step in ROLLBACK_STEPS else FORWARD_STEPS
+def _next(state: IterationState, step: str) -> str:
+    path = (ROLLBACK_STEPS if step in ROLLBACK_STEPS else INSTANT_STEPS if step in INSTANT_STEPS
+            else CANARY_STEPS if is_canary(state) else FORWARD_STEPS)
     index = path.index(step)
     return path[index + 1] if index + 1 < len(path) else ""
 
@@ -76,17 +82,18 @@ def flipped(state: IterationState) -> bool:
 
 
 def needs_rollback(state: IterationState) -> bool:
-    """The flag may be on in production and no rollback redeploy has finished."""
-    return flipped(state) and "rollback-deploy" not in state.completed
+    """The flag may be on in production and no rollback (redeploy, or Instant Rollback and the
+    flag off) has finished."""
+    return flipped(state) and not {"rollback-deploy", "instant-flag-off"} & set(state.completed)
 
 
 def advance(state: IterationState, step: str, at_ms: int, message: str, artifacts: Any = (),
             **facts: Any) -> IterationState:
     """``step`` is done: record it and point at the next step (or the end of its path)."""
-    following = _next(step)
+    following = _next(state, step)
     if following:
         to = "running"
-    elif step in ROLLBACK_STEPS:
+    elif step in UNDO_STEPS:
         to = "abandoned" if state.facts.get("abandon") else "rolled-back"
     else:  # the verdict step: FAIL never gets here (gate_failed)
         to = "passed" if state.verdict == "PASS" else "inconclusive"
@@ -108,7 +115,7 @@ def decide(state: IterationState, verdict: str, reasons: list[str]) -> Iteration
 def gate_failed(state: IterationState, step: str, at_ms: int, reason: str, *, rollback: bool,
                 artifacts: Any = ()) -> IterationState:
     """A gate found the change does not hold: FAIL, and roll back when the playbook says so."""
-    if step in ROLLBACK_STEPS:  # the rollback's own check: the flag is off, recorded for a human
+    if step in UNDO_STEPS:  # the rollback's own check: the flag is off, recorded for a human
         new = _move(state, "gate_failed", "failed")
         new.reasons += [reason, "rollback could not be verified; check the route by hand"]
         _event(new, at_ms, step, "failed", reason, artifacts)
@@ -120,9 +127,11 @@ def gate_failed(state: IterationState, step: str, at_ms: int, reason: str, *, ro
     if reason not in new.reasons:
         new.reasons.append(reason)
     _event(new, at_ms, step, "failed", reason, artifacts)
-    new.step = ROLLBACK_STEPS[0] if to == "running" else ""
+    new.step = (INSTANT_STEPS[0] if is_canary(state) else ROLLBACK_STEPS[0]) if to == "running" else ""
     if to == "running":
-        _event(new, at_ms, step, "note", "Rolling back: the flag goes to its off value.")
+        _event(new, at_ms, step, "note", "Aborting the canary: Instant Rollback to the control, then "
+               "the flag to its off value." if is_canary(state)
+               else "Rolling back: the flag goes to its off value.")
     return new
 
 
@@ -179,14 +188,17 @@ def extend_post(state: IterationState, at_ms: int, seconds: float, label: str) -
     return new
 
 
-def begin_rollback(state: IterationState, at_ms: int, reason: str) -> IterationState:
-    """Take the rollback path from wherever the iteration is (the operator asked)."""
+def begin_rollback(state: IterationState, at_ms: int, reason: str, *, instant: bool = False
+                   ) -> IterationState:
+    """Take the rollback path from wherever the iteration is (the operator asked); ``instant``:
+    Instant Rollback to the last known-good deployment instead of a rebuild."""
     new = _move(state, "begin_rollback", "running")
     new.waiting = new.error = None
     new.facts.setdefault("rollback", {})["reason"] = reason
     new.reasons.append(f"rollback requested: {reason}")
-    _event(new, at_ms, "rollback-flip", "note", f"Operator requested rollback: {reason}")
-    new.step = ROLLBACK_STEPS[0]
+    first = INSTANT_STEPS[0] if instant else ROLLBACK_STEPS[0]
+    _event(new, at_ms, first, "note", f"Operator requested rollback: {reason}")
+    new.step = first
     return new
 
 
@@ -230,8 +242,8 @@ def render_mermaid() -> str:
                 lines.append(f"    {_id(source)} --> {_id(target)} : {name}")
     lines += [f"    {_id(s)} --> [*]" for s in TERMINAL_STATUSES]
     lines += ["```", "", "```mermaid", "flowchart LR"]
-    lines.append("    " + " --> ".join(_id(s) for s in FORWARD_STEPS))
-    lines.append("    " + " --> ".join(_id(s) for s in ROLLBACK_STEPS))
+    for path in (FORWARD_STEPS, ROLLBACK_STEPS, CANARY_STEPS[CANARY_STEPS.index("flip"):], INSTANT_STEPS):
+        lines.append("    " + " --> ".join(_id(s) for s in path))
     lines.append("```")
     return "\n".join(lines) + "\n"
 

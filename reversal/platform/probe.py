@@ -56,6 +56,14 @@ class ProbeResult:
     unauthorized_status: int | None = None
     location: str | None = None
 
+    def request_ids(self) -> list[str]:
+        """The platform's ids of the probe's requests: the marker capture liveness looks for
+        (``reversal.logs.liveness``). Vercel answers every request with ``x-vercel-id:
+        <edge>::<requestId>`` (e.g. ``yul1::2c8dd-1771384544933-13e91ad0e7da``), and the request
+        logs, dashboard exports and drains key the request by that same ``requestId``."""
+        found = (vercel_request_id(e.get("responseHeaders", {}).get("x-vercel-id")) for e in self.exchanges)
+        return [rid for rid in found if rid]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
@@ -70,7 +78,15 @@ class ProbeResult:
             "unauthorizedStatus": self.unauthorized_status,
             "location": self.location,
             "exchanges": self.exchanges,
+            "requestIds": self.request_ids(),
         }
+
+
+def vercel_request_id(header: str | None) -> str | None:
+    """The request id in an ``x-vercel-id`` header: its last ``::`` part (the edge regions come
+    first), or None."""
+    rid = (header or "").split(",")[-1].strip().rsplit("::", 1)[-1]
+    return rid or None
 
 
 def write_probe_artifact(result: ProbeResult, path: Path) -> Path:
@@ -279,3 +295,17 @@ def probe_route(
         clock=clock,
         check_unauthorized=check_unauthorized,
     )
+
+
+def liveness_request(*, http: httpx.Client, url: str, playbook: Playbook, clock: Clock) -> dict[str, Any]:
+    """One request of the loop's own to the route that the route refuses without doing its work,
+    so its request id can be looked for in a captured window (``reversal.logs.liveness``): the
+    probe's method without credentials (401) on an authenticated route, ``OPTIONS`` on a passive
+    slice (no synthetic webhook is ever sent; Next.js answers OPTIONS without running the
+    handler). A request that gets no answer raises ``httpx.HTTPError``."""
+    method = playbook.probe.method if playbook.probe is not None and playbook.probe.bearer_env else "OPTIONS"
+    sent = clock.now_ms()
+    response = http.request(method, url, follow_redirects=False)
+    exchange = _exchange(response, Redactor([]))
+    return {"atMs": sent, "doneMs": clock.now_ms(), "method": method, "status": response.status_code,
+            "requestId": vercel_request_id(response.headers.get("x-vercel-id")), "exchange": exchange}

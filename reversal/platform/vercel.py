@@ -399,6 +399,12 @@ class VercelClient:
     def _api(self, path: str) -> str:
         return f"{self.api_base}{path}"
 
+    def call(self, method: str, path: str, what: str, *, params: Mapping[str, Any] | None = None,
+             body: Any = None, recover: Callable[[], Any] | None = None) -> Any:
+        """One API call under the client's retry, scoping and redaction rules, for the endpoint
+        modules beside this one (``reversal.platform.rolling``): ``path`` is under ``api_base``."""
+        return self._send(method, self._api(path), what, params=params, body=body, recover=recover)
+
     # -- environment variables ---------------------------------------------------------------
 
     def list_env(self, *, decrypt: bool = False) -> list[EnvVar]:
@@ -544,9 +550,12 @@ class VercelClient:
         deployment_id: str,
         target: str = "production",
         meta: Mapping[str, str] | None = None,
+        auto_assign: bool = True,
     ) -> Deployment:
         """Redeploy ``deployment_id``. With a ``meta`` marker, a retry first looks for a deployment
-        carrying it (created by an attempt that timed out) and returns that one instead."""
+        carrying it (created by an attempt that timed out) and returns that one instead.
+        ``auto_assign=False`` builds it without giving it the production domains (what ``vercel
+        deploy --prod --skip-domain`` sends: ``autoAssignCustomDomains: false``): a canary."""
         marker = dict(meta or {})
 
         def landed() -> Mapping[str, Any] | None:
@@ -563,7 +572,8 @@ class VercelClient:
             "POST", self._api("/v13/deployments"), f"redeploy of {deployment_id}",
             params={"forceNew": "1"},
             body={"name": name, "deploymentId": deployment_id, "project": self.project_id,
-                  "target": target, "meta": marker},
+                  "target": target, "meta": marker,
+                  **({} if auto_assign else {"autoAssignCustomDomains": False})},
             recover=landed if marker else None,
         )
         return parse_deployment(body)

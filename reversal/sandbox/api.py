@@ -227,11 +227,16 @@ def _deployment_common(platform: Platform, d: Deployment, now_ms: int) -> dict[s
     state = d.state(now_ms)
     ready = d.ready_ms if state in ("READY", "ERROR") else None
     building = min(d.created_ms + 2000, d.ready_ms) if state not in ("QUEUED", "BLOCKED") else None
-    promoted = d.ready_substate(now_ms) == "PROMOTED"
+    substate = d.ready_substate(now_ms)
+    promoted = substate == "PROMOTED"
+    rolling = platform.release
+    if (substate == "STAGED" and rolling is not None
+            and (rolling.state, rolling.canary_id) == ("ACTIVE", d.id)):
+        substate = "ROLLING"  # the canary of an active rolling release
     return {
         "name": platform.project_name, "projectId": platform.project_id, "url": d.url,
         "createdAt": d.created_ms, "buildingAt": building, "ready": ready if state == "READY" else None,
-        "readyState": state, "readySubstate": d.ready_substate(now_ms),
+        "readyState": state, "readySubstate": substate,
         "target": d.target, "meta": d.meta, "creator": dict(_CREATOR),
         "aliasAssigned": promoted, "aliasError": None,
         "inspectorUrl": f"https://vercel.com/{platform.team_id}/{platform.project_name}/{d.id[4:]}",
@@ -398,8 +403,16 @@ def create_deployment(platform: Platform, call: Call, now_ms: int) -> Reply:
     # a redeploy rebuilds the source deployment's commit: its git meta carries over
     git = {k: v for k, v in (origin.meta if origin else {}).items() if k.startswith("github")}
     crons = platform.take_cron_change(list(origin.crons) if origin else list(CRONS))
+    # `vercel deploy --prod --skip-domain` sends autoAssignCustomDomains: false (a STAGED deployment);
+    # with Rolling Releases configured, a production deployment starts a rolling release instead
+    promote = body.get("autoAssignCustomDomains") is not False
+    rolling = promote and target == "production" and platform.rolling_config is not None
     deployment = platform.create_deployment(now_ms, target=target, meta={**git, **meta}, source=source,
-                                            crons=crons)
+                                            promote=promote and not rolling, crons=crons)
+    if rolling:
+        from reversal.sandbox.rolling import start_release
+
+        start_release(platform, deployment, now_ms)
     with platform.lock:
         platform.audit.append({"action": "deployment.create", "id": deployment.id, "meta": dict(meta),
                                "redeployOf": origin.id if origin else None, "atMs": now_ms})
@@ -431,7 +444,9 @@ def _status_matches(status: int | None, wanted: str) -> bool:
     return False
 
 
-def request_logs(platform: Platform, call: Call, now_ms: int, page_size: int) -> Reply:
+def request_logs(platform: Platform, call: Call, now_ms: int, page_size: int, lag_ms: int = 0) -> Reply:
+    """Rows of the window, newest first, ``page_size`` per page; a row reaches the endpoint
+    ``lag_ms`` after its request (knob ``request_logs_lag_s``: a source that lags)."""
     q = call.query
     if q.get("projectId") not in (platform.project_id, platform.project_name):
         return error(404, "not_found", f"Project not found: {q.get('projectId')}")
@@ -448,7 +463,7 @@ def request_logs(platform: Platform, call: Call, now_ms: int, page_size: int) ->
     environment = q.get("environment")
     levels = set(q["level"].split(",")) if q.get("level") else None
     with platform.lock:
-        records = [r for r in platform.records if start <= r.ts_ms <= end]
+        records = [r for r in platform.records if start <= r.ts_ms <= min(end, now_ms - lag_ms)]
     records = [r for r in records
                if environment in (None, "production")
                and (q.get("deploymentId") in (None, r.deployment_id))
@@ -571,7 +586,7 @@ _TEAM = re.compile(r"/(?:v\d+/)?teams/([^/]+)")
 
 
 def vercel_api(platform: Platform, call: Call, now_ms: int, *, token: str, faults: Faults,
-               rng: random.Random, page_size: int = 100, refusal: str = "ok") -> Reply:
+               rng: random.Random, page_size: int = 100, refusal: str = "ok", lag_ms: int = 0) -> Reply:
     gate = _gate(call, platform, token, faults, rng)
     if gate:
         return gate
@@ -613,7 +628,7 @@ def vercel_api(platform: Platform, call: Call, now_ms: int, *, token: str, fault
     if (match := _PRODUCTION.fullmatch(path)) and m == "GET":
         return _project(platform, match.group(1)) or production_deployment(platform, now_ms)
     if path == "/api/logs/request-logs" and m == "GET":  # the CLI's host when --api is not api.vercel.com
-        return _REFUSALS.get(refusal) or request_logs(platform, call, now_ms, page_size)
+        return _REFUSALS.get(refusal) or request_logs(platform, call, now_ms, page_size, lag_ms)
     if path == "/v2/user" and m == "GET":
         return Reply(200, user_view(platform))
     if path == "/_sandbox/audit" and m == "GET":  # the sandbox's own audit log, for tests
@@ -629,7 +644,10 @@ def vercel_api(platform: Platform, call: Call, now_ms: int, *, token: str, fault
         if deployment is None:
             return error(404, "not_found", f"Could not find the deployment: {ident}")
         return Reply(200, deployment_view(platform, deployment, now_ms))
-    return error(404, "not_found", f"The requested path {call.path} was not found.")
+    from reversal.sandbox.rolling import rolling_api
+
+    return rolling_api(platform, call, now_ms) or error(404, "not_found",
+                                                        f"The requested path {call.path} was not found.")
 
 
 _REFUSALS = {
@@ -640,12 +658,12 @@ _REFUSALS = {
 
 
 def logs_api(platform: Platform, call: Call, now_ms: int, *, token: str, faults: Faults,
-             rng: random.Random, page_size: int, refusal: str = "ok") -> Reply:
+             rng: random.Random, page_size: int, refusal: str = "ok", lag_ms: int = 0) -> Reply:
     gate = _gate(call, platform, token, faults, rng)
     if gate:
         return gate
     if call.path.rstrip("/") == "/api/logs/request-logs" and call.method == "GET":
-        return _REFUSALS.get(refusal) or request_logs(platform, call, now_ms, page_size)
+        return _REFUSALS.get(refusal) or request_logs(platform, call, now_ms, page_size, lag_ms)
     return error(404, "not_found", f"The requested path {call.path} was not found.")
 
 

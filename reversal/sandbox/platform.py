@@ -53,6 +53,7 @@ class Deployment:
     source: str = "cli"
     promote: bool = True  # a READY production deployment takes the production domain
     crons: list[dict[str, str]] = field(default_factory=lambda: [dict(c) for c in CRONS])
+    promoted_ms: int | None = None  # when a release completed to it (it then counts as PROMOTED)
 
     def state(self, now_ms: int) -> str:
         if now_ms < self.created_ms + QUEUED_S * 1000:
@@ -67,7 +68,35 @@ class Deployment:
         """PROMOTED once it took the production domain, STAGED if READY without it (production only)."""
         if self.target != "production" or self.state(now_ms) != "READY":
             return None
-        return "PROMOTED" if self.promote else "STAGED"
+        promoted = self.promote or (self.promoted_ms is not None and now_ms >= self.promoted_ms)
+        return "PROMOTED" if promoted else "STAGED"
+
+
+@dataclass
+class Release:
+    """A rolling release: ``canary_id`` serves a share of production traffic, ``current_id`` the
+    rest. ``shares`` is the split's history, ``(from_ms, canary share)``, so traffic generated
+    for a past minute is split as it was then."""
+
+    canary_id: str
+    current_id: str
+    stages: list[dict[str, Any]]  # targetPercentage, requireApproval, duration (the config's)
+    advancement: str
+    started_ms: int
+    updated_ms: int
+    state: str = "ACTIVE"  # ACTIVE | COMPLETE | ABORTED
+    active_index: int | None = 0
+    shares: list[tuple[int, float]] = field(default_factory=list)
+
+    def share_at(self, ts_ms: int) -> float:
+        return next((share for at, share in reversed(self.shares) if at <= ts_ms), 0.0)
+
+    def move(self, now_ms: int, state: str, active_index: int | None) -> None:
+        """To another stage (or out of ACTIVE: no split any more)."""
+        self.state, self.active_index, self.updated_ms = state, active_index, now_ms
+        share = (self.stages[active_index]["targetPercentage"] / 100
+                 if state == "ACTIVE" and active_index is not None else 0.0)
+        self.shares.append((now_ms, share))
 
 
 @dataclass
@@ -90,6 +119,11 @@ class Platform:
     seen_event_ids: set[str] = field(default_factory=set)
     # what changed the project, as an audit log would show it (keys and ids, never values)
     audit: list[dict[str, Any]] = field(default_factory=list)
+    rolling_plan: bool = True  # the plan has Rolling Releases (knob rolling_releases)
+    cron_split: bool = True  # Vercel Cron invocations are split like other requests (knob cron_split)
+    rolling_config: dict[str, Any] | None = None  # the project's template; None: disabled
+    release: Release | None = None  # the latest rolling release document
+    promotions: list[tuple[int, str]] = field(default_factory=list)  # (at_ms, id): rollback, complete
     lock: threading.RLock = field(default_factory=threading.RLock)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -158,8 +192,34 @@ class Platform:
         """The production deployment the app's domain points at (``targets.production``) at ``now_ms``:
         the one promoted last, not the newest READY one."""
         with self.lock:
-            promoted = [d for d in self.deployments if d.ready_substate(now_ms) == "PROMOTED"]
-        return max(promoted, key=lambda d: (d.ready_ms, d.created_ms), default=None)
+            built = [(d.ready_ms, d.created_ms, d) for d in self.deployments
+                     if d.promote and d.ready_substate(now_ms) == "PROMOTED"]
+            moved = [(at, 0, d) for at, ident in self.promotions
+                     if at <= now_ms and (d := self.find_deployment(ident)) is not None]
+        return max(built + moved, key=lambda item: item[:2], default=(0, 0, None))[2]
+
+    def promote_to(self, deployment: Deployment, now_ms: int) -> None:
+        """Point production at ``deployment`` from ``now_ms`` on, without a build (Instant
+        Rollback, or a rolling release completing)."""
+        with self.lock:
+            self.promotions.append((now_ms, deployment.id))
+
+    def arm(self, now_ms: int, rng: random.Random, *, cron: bool) -> Deployment | None:
+        """The deployment that serves one production request at ``now_ms``: during a rolling
+        release, the canary with the current stage's probability (once it is READY), else the
+        production deployment. A Vercel Cron invocation stays on production without ``cron_split``.
+        No random number is drawn outside a release, so seeded runs are unchanged."""
+        base = self.serving(now_ms)
+        with self.lock:
+            release = self.release
+            share = release.share_at(now_ms) if release is not None else 0.0
+            if (base is None or release is None or share <= 0 or base.id != release.current_id
+                    or (cron and not self.cron_split)):
+                return base
+            canary = self.find_deployment(release.canary_id)
+        if canary is None or canary.state(now_ms) != "READY":
+            return base
+        return canary if rng.random() < share else base
 
     # -- what the app did -----------------------------------------------------------------------
     def record(self, record: RequestRecord, work: DurableWork | None) -> DurableWork | None:

@@ -20,7 +20,7 @@ from types import TracebackType
 
 from reversal.clock import CLOCK_ENV, ScaledClock
 from reversal.sandbox.api import Call, Faults, Reply, error, inngest_api, logs_api, vercel_api
-from reversal.sandbox.app import ROUTES, AppRequest, handle, resolve_route
+from reversal.sandbox.app import CRON_UA, ROUTES, AppRequest, handle, resolve_route
 from reversal.sandbox.durable import DurableWorker, sqlite_url
 from reversal.sandbox.platform import FLAG_NAMES, Platform
 from reversal.sandbox.servers import Incoming, LoopbackServer, json_reply
@@ -103,6 +103,7 @@ class Sandbox:
             project_id=_id(ids, "prj_", 28), project_name=PROJECT_NAME, team_id=_id(ids, "team_", 24),
             domain=f"{PROJECT_NAME}.vercel.app", build_ms=int(s.build_s * 1000),
             flag_trailing_newline=s.flag_trailing_newline, enforce_sensitive=s.enforce_sensitive,
+            rolling_plan=s.rolling_releases, cron_split=s.cron_split,
             rng=random.Random(ids.getrandbits(64)),
         )
         self._worker = DurableWorker(self.database_url, self.platform, self.clock, self._rngs["worker"])
@@ -194,7 +195,7 @@ class Sandbox:
             return serving.env.get("CRON_SECRET") if serving else None
 
         for ts, request in synthetic_requests(first, last, rng, secret_for):
-            serving = self.platform.serving(ts)
+            serving = self.platform.arm(ts, rng, cron=request.headers.get("user-agent") == CRON_UA)
             if serving is None:
                 continue
             rates = self._model.rates(ts, self._rates, serving.id, serving.ready_ms)
@@ -226,7 +227,8 @@ class Sandbox:
             now = self.clock.now_ms()
             call = extras.handle(self, call, now) or vercel_api(
                 self.platform, call, now, token=self.token, faults=self._faults(), rng=self._rngs["faults"],
-                page_size=self.settings.page_size, refusal=self.settings.request_logs)
+                page_size=self.settings.page_size, refusal=self.settings.request_logs,
+                lag_ms=int(self.settings.request_logs_lag_s * 1000))
         return _send(call)
 
     def _serve_logs(self, incoming: Incoming) -> tuple[int, dict[str, str], bytes]:
@@ -234,7 +236,8 @@ class Sandbox:
         if isinstance(call, Call):
             call = logs_api(self.platform, call, self.clock.now_ms(), token=self.token, faults=self._faults(),
                             rng=self._rngs["faults"], page_size=self.settings.page_size,
-                            refusal=self.settings.request_logs)
+                            refusal=self.settings.request_logs,
+                            lag_ms=int(self.settings.request_logs_lag_s * 1000))
         return _send(call)
 
     def _serve_inngest(self, incoming: Incoming) -> tuple[int, dict[str, str], bytes]:
@@ -246,7 +249,9 @@ class Sandbox:
 
     def _serve_app(self, incoming: Incoming) -> tuple[int, dict[str, str], bytes]:
         now = self.clock.now_ms()
-        serving = self.platform.serving(now)
+        with self._http_lock:
+            serving = self.platform.arm(now, self._rngs["http"],
+                                        cron=incoming.headers.get("user-agent") == CRON_UA)
         if serving is None:
             return json_reply(404, {"error": {"code": "DEPLOYMENT_NOT_FOUND",
                                               "message": "The deployment could not be found on Vercel."}})

@@ -63,7 +63,7 @@ def _request_handler(handle: Handler) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
         def log_message(self, format: str, *args: object) -> None:
             """Silent: request logs are the sandbox's product, not stderr noise."""

@@ -53,6 +53,9 @@ class SandboxSettings:
     cron_change_on_deploy: bool = False  # the next API deployment runs a changed cron schedule
     request_logs: str = "ok"  # forbidden | not_found | gone: the request-logs endpoint refuses (403/404/410)
     inngest_server: str = "cloud"  # "oss": Dev Server / self-hosted, inngest/* events never listed
+    rolling_releases: bool = True  # false: the plan has no Rolling Releases (billing plan_not_supported)
+    cron_split: bool = True  # false: Vercel Cron invocations all go to production during a release
+    request_logs_lag_s: float = 0.0  # simulated seconds before a request reaches the request-logs API
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():
@@ -67,8 +70,8 @@ class SandboxSettings:
             _rate(f"failure_rates[{route}]", rate)
         if self.page_size < 1:
             raise InputError(f"sandbox knob page_size={self.page_size!r} must be at least 1.")
-        if self.history_s < 0 or self.build_s < 0:
-            raise InputError("sandbox knobs history_s and build_s must not be negative.")
+        if self.history_s < 0 or self.build_s < 0 or self.request_logs_lag_s < 0:
+            raise InputError("sandbox knobs history_s, build_s and request_logs_lag_s must not be negative.")
 
 
 @dataclass(frozen=True)
