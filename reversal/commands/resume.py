@@ -31,7 +31,7 @@ def pick(store, iteration: str | None, platform: dict[str, str], *, open_only: b
 
 def resume(config_path: Path | None, iteration: str | None, *, export: Path | None,
            extend: str | None, accept: str | None, yes: bool, no_wait: bool,
-           as_json: bool) -> int:
+           as_json: bool, source: str | None = None) -> int:
     from reversal.durations import format_duration
     from reversal.errors import InputError
     from reversal.iteration import transitions
@@ -82,6 +82,8 @@ def resume(config_path: Path | None, iteration: str | None, *, export: Path | No
             elif accept or seconds:
                 raise InputError(f"{state.iteration} is {state.status}: --accept and --extend apply "
                                  "to an INCONCLUSIVE iteration only.")
+            if source is not None and source != state.source:
+                state = transitions.switch_source(state, now, source)
             if yes and not state.yes:
                 state.yes = True
             ui.say(f"resuming iteration {state.iteration} at step {state.step or 'end'}")
@@ -92,14 +94,17 @@ def resume(config_path: Path | None, iteration: str | None, *, export: Path | No
 
 @click.command("resume")
 @click.argument("iteration", required=False)
-@click.option("--export", type=click.Path(path_type=Path), help="Attach a dashboard export.")
+@click.option("--export", type=click.Path(path_type=Path),
+              help="Attach the dashboard export (or Log Drain file) the iteration waits for.")
 @click.option("--extend", help="INCONCLUSIVE: extend the post window by this duration.")
 @click.option("--accept", help="INCONCLUSIVE: accept with this reason (goes in the timeline).")
 @click.option("--yes", is_flag=True, help="Do not ask before production changes.")
 @click.option("--no-wait", is_flag=True, help="Save state and exit 3 instead of waiting.")
+@click.option("--source", type=click.Choice(["api", "export", "drain"]),
+              help="Capture the windows still to come from this source from now on.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="reversal.yaml")
-def command(iteration, export, extend, accept, yes, no_wait, as_json, config_path) -> int:
+def command(iteration, export, extend, accept, yes, no_wait, source, as_json, config_path) -> int:
     """Continue an interrupted, waiting or stopped iteration (the latest open one by default)."""
     return resume(config_path, iteration, export=export, extend=extend, accept=accept, yes=yes,
-                  no_wait=no_wait, as_json=as_json)
+                  no_wait=no_wait, as_json=as_json, source=source)

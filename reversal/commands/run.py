@@ -251,8 +251,9 @@ def _dry_run(session, book, window_s: float, source: str, *, as_json: bool, shar
               help="Break-glass: do not run this safety gate (needs --reason; recorded).")
 @click.option("--reason", help="Why the gates given with --skip-gate are skipped.")
 @click.option("--window", help="Window length for baseline and post (default: the playbook's).")
-@click.option("--source", type=click.Choice(["api", "export"]), default="api", show_default=True,
-              help="Capture windows through the API, or ask for dashboard exports.")
+@click.option("--source", type=click.Choice(["api", "export", "drain"]), default="api", show_default=True,
+              help="Capture windows through the request-logs API, or ask for dashboard exports or "
+                   "Log Drain files (attached with 'reversal resume IT --export FILE').")
 @click.option("--yes", is_flag=True, help="Do not ask before the first production change.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--no-wait", is_flag=True, help="Save state and exit 3 instead of waiting.")

@@ -54,13 +54,17 @@ def read_vercel_crons(root: Path | None) -> dict[str, Any]:
 
 
 def export_request(state: Any, step: str, since_ms: int, until_ms: int) -> dict[str, Any]:
-    """What the operator must export from the dashboard for a window (source=export)."""
+    """What the operator must attach for a window: a dashboard export (source=export) or the
+    Log Drain file that covers it (source=drain)."""
+    span = f"from {utc_iso(since_ms)} to {utc_iso(until_ms)} UTC"
+    what = (f"the Log Drain file (JSON or NDJSON) that covers the {step} window {span}"
+            if state.source == "drain" else
+            f"the Vercel dashboard export of the {step} window: Logs → filter environment=production, "
+            f"all routes (barometers included), {span}")
     return {
         "reason": (
-            f"attach the Vercel dashboard export of the {step} window: Logs → filter "
-            f"environment=production, all routes (barometers included), from "
-            f"{utc_iso(since_ms)} to {utc_iso(until_ms)} UTC; then run "
-            f"'reversal resume {state.iteration} --export FILE'."
+            f"attach {what}; then run 'reversal resume {state.iteration} --export FILE' (or "
+            f"'--source api' to capture it through the request-logs API instead)."
         ),
         "window": {"since": utc_iso(since_ms), "until": utc_iso(until_ms),
                    "since_ms": since_ms, "until_ms": until_ms},

@@ -174,13 +174,17 @@ class _Wait(Exception):
 
 def _capture(ctx: Context, state: IterationState, step: str, since_ms: int, until_ms: int
              ) -> list[str]:
-    """Capture a window through the API, or take the operator's attached export; the names
-    of the window file and its meta file."""
+    """Capture a window through the API, or take the operator's attached dashboard export or
+    Log Drain file; the names of the window file and its meta file."""
     out = ctx.artifact(state, step, "logs", "json")
     if state.source == "api":
         return [out.name, ctx.platform.capture(since_ms, until_ms, out).meta_file]
     if ctx.export is None:
         raise _Wait(checks.export_request(state, step, since_ms, until_ms))
+    if state.source == "drain":  # kept to the window and the environment, written like a capture
+        attached, ctx.export = ctx.export, None
+        captured = ctx.platform.capture(since_ms, until_ms, out, source="drain", source_file=attached)
+        return [out.name, captured.meta_file]
     expected_deployment = state.facts.get("deploy", {}).get("id") if step == "post" else None
     meta = checks.validate_export(ctx.export, since_ms, until_ms, expected_deployment)
     shutil.copyfile(ctx.export, out)

@@ -30,6 +30,7 @@ current one, and both are judged over the same minutes."""
 INSTANT_STEPS = ("instant-rollback", "instant-flag-off", "instant-verify")
 """Instant Rollback to the last known-good deployment, then the flag off in settings (no build)."""
 ALL_STEPS = tuple(dict.fromkeys(FORWARD_STEPS + ROLLBACK_STEPS + CANARY_STEPS + INSTANT_STEPS))
+SOURCES = ("api", "export", "drain")  # the request-logs API, a dashboard export, a Log Drain file
 
 Status = Literal["running", "waiting", "error", "passed", "failed", "inconclusive", "rolled-back",
                  "stopped", "abandoned"]
@@ -58,7 +59,7 @@ class IterationState:
     route: str
     created_ms: int
     window_s: float
-    source: Literal["api", "export"] = "api"
+    source: Literal["api", "export", "drain"] = "api"  # how windows are captured (SOURCES); resume may switch
     platform: dict[str, str] = field(default_factory=dict)  # identity: api base, team, project
     yes: bool = False  # the operator confirmed production changes for the whole iteration
     early_stop: bool = True  # looks during the soak may end the post window early (--no-early-stop)
@@ -95,7 +96,7 @@ class IterationState:
         except TypeError as exc:
             raise InputError(f"{origin}: state file has unexpected fields ({exc}).") from None
         for name, allowed in (("step", ("", *ALL_STEPS)), ("status", STATUSES),
-                              ("verdict", (None, *VERDICTS)), ("source", ("api", "export"))):
+                              ("verdict", (None, *VERDICTS)), ("source", SOURCES)):
             if getattr(state, name) not in allowed:
                 raise InputError(
                     f"{origin}: field {name!r} is {getattr(state, name)!r}; expected one of "

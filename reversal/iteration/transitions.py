@@ -225,6 +225,16 @@ def looked(state: IterationState, at_ms: int, look: dict[str, Any], message: str
     return new
 
 
+def switch_source(state: IterationState, at_ms: int, source: str) -> IterationState:
+    """Capture the windows still to come from another source (the request-logs API refused, or
+    an export is at hand); windows already captured stay as they are."""
+    new = copy.deepcopy(state)
+    _event(new, at_ms, state.step or "verdict", "note",
+           f"Operator switched the capture source from {state.source} to {source}.")
+    new.source = source  # type: ignore[assignment]
+    return new
+
+
 def note(state: IterationState, step: str, at_ms: int, message: str, kind: str = "note",
          artifacts: Any = ()) -> IterationState:
     """A timeline line; changes nothing else."""

@@ -98,6 +98,7 @@ class World:
     flag: str = "false"
     flag_writes: list[str] = field(default_factory=list)
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {intent, state}
+    captures: list[tuple[str, str | None]] = field(default_factory=list)  # (source, attached file)
 
 
 class FakePlatform:
@@ -134,6 +135,7 @@ class FakePlatform:
 
     def capture(self, since_ms, until_ms, out: Path, *, source="api", source_file=None) -> Captured:
         self._effect(gate_ok=False)
+        self.world.captures.append((source, source_file.name if source_file else None))
         out.write_text("[]")
         meta = out.with_name(f"{out.stem}.meta.json")
         meta.write_text(json.dumps({"since_ms": since_ms, "until_ms": until_ms}))
@@ -249,6 +251,7 @@ class Harness:
                                        created_ms=self.clock.now_ms(), window_s=1800, yes=True))
         self.processes = 0
         self.answers: list[bool] = []  # the operator's answers to confirmations (True when none left)
+        self.attached: Path | None = None  # the file the next process is resumed with (--export)
 
     def state(self) -> IterationState:
         return self.store.load(self.iteration)
@@ -263,8 +266,9 @@ class Harness:
             secrets=("CRON_SECRET", "INNGEST_SIGNING_KEY"),
             confirm=lambda q: self.answers.pop(0) if self.answers else True,
             analysis=FakeAnalysis(self.faults, self.decide_at_look), gates=_module.GATES,
-            run_gate=_module.fake_run_gate(self.faults),
+            run_gate=_module.fake_run_gate(self.faults), export=self.attached,
         )
+        self.attached = None
         try:
             return machine.drive(ctx, self.state())
         except Crash:

@@ -64,6 +64,25 @@ def test_early_stop_off_keeps_the_full_window_without_looks(fast_tmp):
     assert "--no-early-stop" in " ".join(e.message for e in state.events)
 
 
+def test_a_drain_sourced_iteration_waits_for_the_file_and_can_switch_to_the_api(fast_tmp):
+    from reversal.iteration.transitions import switch_source
+
+    h = Harness(fast_tmp)
+    h.store.save(dataclasses.replace(h.state(), source="drain"))
+    first = h.drive()
+    assert first.status == "waiting" and first.step == "baseline"
+    assert "Log Drain file" in first.waiting["reason"] and "--source api" in first.waiting["reason"]
+    h.attached = fast_tmp / "drain.ndjson"
+    h.attached.write_text("")
+    second = h.drive()
+    assert h.world.captures == [("drain", "drain.ndjson")]
+    assert second.status == "waiting" and second.step == "post"  # the post window needs its file too
+    h.store.save(switch_source(second, h.clock.now_ms(), "api"))
+    state = h.run_to_end()
+    assert state.status == "passed" and h.world.captures[-1] == ("api", None)
+    assert "switched the capture source from drain to api" in " ".join(e.message for e in state.events)
+
+
 @pytest.mark.parametrize(("step", "kind"), BRANCHES)
 def test_forward_branch(fast_tmp, step, kind):
     h = Harness(fast_tmp, {step: kind})
