@@ -121,12 +121,20 @@ class LivePlatform:
 
     def _capture_problems(self) -> list[str]:
         """One tiny request-logs page: the capture source answers with these credentials."""
+        from reversal.platform.capture import REFUSED, refused_message
+        from reversal.platform.vercel import VercelError
+
         now = self.clock.now_ms()
         try:
             next(iter(self.client.iter_request_logs(since_ms=now - 60_000, until_ms=now,
                                                     environment=self.config.environment)), None)
+        except VercelError as exc:
+            if exc.status in REFUSED:  # the private endpoint is closed to this token: say what instead
+                return [refused_message(exc.status, exc.code, now - 60_000, now)
+                        + " Or run the slice with --source export or --source drain."]
+            return [f"the request-logs API does not answer ({exc}); use --source export or drain"]
         except (StepFailed, InputError) as exc:
-            return [f"the request-logs API does not answer ({exc}); use --source export"]
+            return [f"the request-logs API does not answer ({exc}); use --source export or drain"]
         return []
 
     def capture(self, since_ms: int, until_ms: int, out: Path, *, source: str = "api",
