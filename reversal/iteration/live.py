@@ -190,21 +190,27 @@ class LivePlatform:
                 return Deployed(r.id, r.url, r.final_state or "ERROR", r.ready_ms, r.as_json())
         return Deployed(record.id, record.url, "READY", record.ready_ms, record.as_json())
 
+    def _build(self, build: Callable[..., Any], source_id: str, intent_id: str, on_state) -> Deployed:
+        """Rebuild ``source_id`` tagged ``intent_id`` with ``build`` (a redeploy, a canary build)."""
+        def start():
+            source = self.client.get_deployment(source_id)
+            return build(self.client, source=source, clock=self.clock, intent_id=intent_id,
+                         on_state=on_state)
+
+        return self._follow(start)
+
+    def _wait(self, wait: Callable[..., Any], deployment_id: str, on_state) -> Deployed:
+        return self._follow(lambda: wait(self.client, deployment_id, clock=self.clock, on_state=on_state))
+
     def redeploy(self, source_id: str, intent_id: str, on_state) -> Deployed:
         from reversal.platform.deploy import redeploy
 
-        def start():
-            source = self.client.get_deployment(source_id)
-            return redeploy(self.client, source=source, clock=self.clock, intent_id=intent_id,
-                            on_state=on_state)
-
-        return self._follow(start)
+        return self._build(redeploy, source_id, intent_id, on_state)
 
     def wait_deployment(self, deployment_id: str, on_state) -> Deployed:
         from reversal.platform.deploy import wait_ready
 
-        return self._follow(lambda: wait_ready(self.client, deployment_id, clock=self.clock,
-                                               on_state=on_state))
+        return self._wait(wait_ready, deployment_id, on_state)
 
     # -- Rolling Releases and Instant Rollback (docs/canary.md) --------------------------
     @cached_property
@@ -221,18 +227,12 @@ class LivePlatform:
     def build_canary(self, source_id: str, intent_id: str, on_state) -> Deployed:
         from reversal.platform.rolling import build_canary
 
-        def start():
-            source = self.client.get_deployment(source_id)
-            return build_canary(self.client, source=source, clock=self.clock, intent_id=intent_id,
-                                on_state=on_state)
-
-        return self._follow(start)
+        return self._build(build_canary, source_id, intent_id, on_state)
 
     def wait_canary(self, deployment_id: str, on_state) -> Deployed:
         from reversal.platform.rolling import wait_built
 
-        return self._follow(lambda: wait_built(self.client, deployment_id, clock=self.clock,
-                                               on_state=on_state))
+        return self._wait(wait_built, deployment_id, on_state)
 
     def start_release(self, canary_id: str, share: float) -> dict[str, Any]:
         """Configure a two-stage manual release at ``share`` percent and start it for the canary."""
