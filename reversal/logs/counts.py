@@ -6,33 +6,38 @@ status bucket) is computed once, when the shape is first seen. Rows are then cou
 (code, duration) or (code, minute) with one ``Counter`` update, so the Python work per row is
 a handful of C-level calls.
 
-Distinct requests are exact up to hash collisions, in compact memory: each request id is kept
-as its 64-bit ``hash()`` (SipHash-1-3, keyed per process; forked workers share the key) in an
-``array('q')`` per (route, status, signatures) group and bucket (the hash's low 6 bits): 8
-bytes per row that carries an id, plus 4 for its minute when ``compare`` needs the minute
-of a request's first failure. A distinct count takes one bucket at a time (1/64 of the ids)
-through a ``set``; only a request with several rows needs a sort, for its first minute. Two
-distinct ids share a hash with probability 2^-64; among n distinct ids the chance of any
-collision is at most n^2 / 2^65: 2.7e-8 at 1M ids, 2.7e-6 at 10M. Beyond the ids, memory
-depends on the distinct shapes, durations and minutes, not on the rows; the caches of shapes,
-paths and messages are cleared at ``CACHE_LIMIT`` entries.
+Distinct requests are exact up to hash collisions, in compact memory: each request id becomes
+its 64-bit ``hash()`` (SipHash-1-3, keyed per process; forked workers share the key). A batch's
+hashes go into numpy arrays whole, with their group ((route, status, signatures)) and, for
+``compare``, their minute; every ``PENDING_ROWS`` rows they are sorted by group and reduced per
+group to the distinct hashes (keeping each one's earliest minute): 8 bytes per distinct
+(group, request) pair, plus 4 for the minute. A distinct count is a sort-and-unique of the
+selected groups' hashes, a slice of the hash range at a time (``UNION_ROWS``), so counting adds
+bounded memory. Two distinct ids share a hash with probability 2^-64; among n distinct ids the
+chance of any collision is at most n^2 / 2^65: 2.7e-8 at 1M ids, 2.7e-6 at 10M. Beyond the
+ids, memory depends on the distinct shapes, durations and minutes, not on the rows; the caches
+of shapes, paths and messages are cleared at ``CACHE_LIMIT`` entries.
 """
 
 from __future__ import annotations
 
-from array import array
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import chain, compress, repeat
-from operator import add, and_, floordiv, lshift, not_, rshift
+from itertools import compress, repeat
+from operator import floordiv, not_
 from typing import Any
+
+import numpy as np
 
 from reversal.logs.columns import Columns, record_columns
 from reversal.logs.model import normalize_path
 from reversal.logs.signatures import Catalogue
 
 MINUTE_MS = 60_000
-BUCKETS = 64
+PENDING_ROWS = 1_000_000
+"""Id rows kept as they came (12-16 bytes each) before they are reduced per group."""
+UNION_ROWS = 2_000_000
+"""Hashes sorted at once by a distinct count: larger unions go a slice of the hash range at a time."""
 CACHE_LIMIT = 100_000
 """Distinct shapes, paths and messages remembered before the caches are cleared."""
 
@@ -40,7 +45,95 @@ Info = tuple[str, Any, Any, Any]
 """What a code stands for: (route, status, signature names or None without a message, level)."""
 Select = Callable[[str, Any, Any], bool]
 _UNSEEN: Any = object()
-_LOW32 = (1 << 32) - 1
+_HASH_RANGE = 1 << 64
+_LOWEST = -(1 << 63)
+
+
+def _first_of_runs(hashes: np.ndarray) -> np.ndarray:
+    """Mask of the first entry of each run of equal values (``hashes`` sorted)."""
+    first = np.empty(len(hashes), dtype=bool)
+    first[:1] = True
+    np.not_equal(hashes[1:], hashes[:-1], out=first[1:])
+    return first
+
+
+def _reduce(hashes: np.ndarray, minutes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The distinct hashes, sorted, each with its earliest minute (a sort and a mask: numpy's
+    ``unique`` is many times slower on 64-bit ints)."""
+    if minutes is None:
+        hashes = np.sort(hashes)
+        return hashes[_first_of_runs(hashes)], None
+    order = np.lexsort((minutes, hashes))
+    hashes, minutes = hashes[order], minutes[order]
+    first = _first_of_runs(hashes)
+    return hashes[first], minutes[first]
+
+
+class _Ids:
+    """Request-id hashes per group, with each one's earliest minute (``by_minute``).
+
+    Batches are appended whole; every ``PENDING_ROWS`` rows they are sorted by group and each
+    group's part is reduced (``_reduce``) into a sorted segment. A group's segments overlap only
+    for requests that span two settles; the counts unite them."""
+
+    def __init__(self, by_minute: bool) -> None:
+        self.by_minute = by_minute
+        self.hashes: list[list[np.ndarray]] = []  # group -> sorted distinct segments
+        self.minutes: list[list[np.ndarray]] = []  # group -> their earliest minutes (by_minute)
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._pending_rows = 0
+
+    def add_group(self) -> None:
+        self.hashes.append([])
+        self.minutes.append([])
+
+    def append(self, groups: np.ndarray, hashes: np.ndarray, minutes: np.ndarray | None) -> None:
+        self._pending.append((groups, hashes, minutes))
+        self._pending_rows += len(hashes)
+        if self._pending_rows >= PENDING_ROWS:
+            self.settle()
+
+    def settle(self) -> None:
+        """Sort the pending rows by group and reduce each group's part into a segment."""
+        if not self._pending:
+            return
+        groups, hashes = (np.concatenate(column) for column in list(zip(*self._pending, strict=True))[:2])
+        minutes = np.concatenate([p[2] for p in self._pending]) if self.by_minute else None
+        self._pending, self._pending_rows = [], 0
+        order = np.argsort(groups, kind="stable")
+        groups, hashes = groups[order], hashes[order]
+        minutes = minutes[order] if minutes is not None else None
+        starts = np.flatnonzero(_first_of_runs(groups)).tolist()
+        for start, stop in zip(starts, [*starts[1:], len(groups)], strict=True):
+            part, first = _reduce(hashes[start:stop], None if minutes is None else minutes[start:stop])
+            g = int(groups[start])
+            self.hashes[g].append(part)
+            if first is not None:
+                self.minutes[g].append(first)
+
+    def extend(self, group: int, other: _Ids, other_group: int) -> None:
+        self.hashes[group] += other.hashes[other_group]
+        self.minutes[group] += other.minutes[other_group]
+
+    def unions(self, groups: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """The distinct hashes of ``groups`` together (with their earliest minutes), a slice of
+        the hash range at a time."""
+        self.settle()
+        segments = [(h, self.minutes[g][k] if self.by_minute else None)
+                    for g in groups for k, h in enumerate(self.hashes[g])]
+        if len(segments) <= 1:
+            yield from segments
+            return
+        total = sum(len(h) for h, _ in segments)
+        slices = max(1, -(-total // UNION_ROWS))
+        edges = [_LOWEST + k * (_HASH_RANGE // slices) for k in range(1, slices)]
+        bounds = [[0, *np.searchsorted(h, edges).tolist(), len(h)] for h, _ in segments]
+        for k in range(slices):
+            parts = [(h[b[k]:b[k + 1]], None if m is None else m[b[k]:b[k + 1]])
+                     for (h, m), b in zip(segments, bounds, strict=True)]
+            hashes = np.concatenate([h for h, _ in parts])
+            minutes = np.concatenate([m for _, m in parts]) if self.by_minute else None
+            yield _reduce(hashes, minutes)
 
 
 class _Codes(dict):
@@ -77,20 +170,21 @@ class ColumnTally:
         self.groups: list[tuple[str, Any, Any]] = []  # group -> (route, status, names)
         self.rows_by: Counter = Counter()  # (code, minute) or (code, raw duration) -> rows
         self.unidentified: Counter = Counter()  # the same keys -> rows without a request id
-        self.ids: list[array] = []  # group * BUCKETS + bucket -> id hashes
-        self.stamps: list[array] = []  # same index -> minutes since the epoch (by_minute)
+        self.ids = _Ids(by_minute)
         self._reset_caches()
 
     def _reset_caches(self) -> None:
         self._codes = _Codes(self._new_code)
         self._code_of: dict[Info, int] = {info: code for code, info in enumerate(self.infos)}
         self._group_of = {group: g for g, group in enumerate(self.groups)}
-        self._base: list[int] = [self._group_of[info[:3]] * BUCKETS for info in self.infos]
+        self._group_by_code: list[int] = [self._group_of[info[:3]] for info in self.infos]
+        self._group_array = np.empty(0, np.int32)  # the same, for numpy (grown when stale)
         self._route_of: dict[Any, str] = {}
         self._names_of: dict[Any, tuple[str, ...] | None] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        """Workers send their counts back, not their caches."""
+        """Workers send their counts back (ids reduced), not their caches."""
+        self.ids.settle()
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -126,11 +220,14 @@ class ColumnTally:
             if g is None:
                 g = self._group_of[group] = len(self.groups)
                 self.groups.append(group)
-                self.ids += [array("q") for _ in range(BUCKETS)]
-                if self.by_minute:
-                    self.stamps += [array("i") for _ in range(BUCKETS)]
-            self._base.append(g * BUCKETS)
+                self.ids.add_group()
+            self._group_by_code.append(g)
         return code
+
+    def _groups_of(self, codes: list[int]) -> np.ndarray:
+        if len(self._group_array) != len(self._group_by_code):
+            self._group_array = np.array(self._group_by_code, np.int32)
+        return self._group_array[np.array(codes, np.int32)]
 
     # --- counting -----------------------------------------------------------------------------
 
@@ -171,11 +268,9 @@ class ColumnTally:
             has_id = list(map(bool, ids))
             ids, codes = compress(ids, has_id), list(compress(codes, has_id))
             minutes = compress(minutes, has_id)
-        hashes = list(map(hash, ids))
-        slots = list(map(add, map(self._base.__getitem__, codes), map(and_, hashes, repeat(BUCKETS - 1))))
-        deque(map(array.append, map(self.ids.__getitem__, slots), hashes), 0)
-        if self.by_minute:
-            deque(map(array.append, map(self.stamps.__getitem__, slots), minutes), 0)
+        hashes = np.fromiter(map(hash, ids), np.int64, len(codes))
+        self.ids.append(self._groups_of(codes), hashes,
+                        np.fromiter(minutes, np.int32, len(codes)) if self.by_minute else None)
 
     def add_records(self, records: Iterable[Any]) -> None:
         for columns in record_columns(records):
@@ -188,12 +283,9 @@ class ColumnTally:
         code = [self._intern(info) for info in other.infos]
         self.rows_by.update({(code[c], x): n for (c, x), n in other.rows_by.items()})
         self.unidentified.update({(code[c], x): n for (c, x), n in other.unidentified.items()})
+        other.ids.settle()
         for g, group in enumerate(other.groups):
-            base = self._group_of[group] * BUCKETS
-            for b in range(BUCKETS):
-                self.ids[base + b].extend(other.ids[g * BUCKETS + b])
-                if self.by_minute:
-                    self.stamps[base + b].extend(other.stamps[g * BUCKETS + b])
+            self.ids.extend(self._group_of[group], other.ids, g)
         stamps = [t for t in (self.first_ts, self.last_ts, other.first_ts, other.last_ts) if t is not None]
         self.first_ts, self.last_ts = (min(stamps), max(stamps)) if stamps else (None, None)
 
@@ -219,52 +311,21 @@ class ColumnTally:
             merged[self.infos[code][0], duration] += n
         return iter(merged.items())
 
-    def _buckets(self, select: Select) -> list[list[int]]:
-        """Slots of the selected (route, status, names) groups, bucket by bucket."""
-        chosen = [g * BUCKETS for g, group in enumerate(self.groups) if select(*group)]
-        return [[base + b for base in chosen] for b in range(BUCKETS)] if chosen else []
+    def _chosen(self, select: Select) -> list[int]:
+        return [g for g, group in enumerate(self.groups) if select(*group)]
 
     def distinct(self, select: Select) -> int:
         """Distinct request ids among the rows whose (route, status, names) ``select`` keeps."""
-        return self.distinct_many([select])[0]
+        return sum(len(hashes) for hashes, _ in self.ids.unions(self._chosen(select)))
 
     def distinct_many(self, selects: Sequence[Select]) -> list[int]:
-        """``distinct`` of each selection in one pass: per bucket, each group's ids become a set
-        once, shared by every selection that holds the group (1/64 of the ids at a time)."""
-        chosen = [[g for g, group in enumerate(self.groups) if select(*group)] for select in selects]
-        totals = [0] * len(selects)
-        for b in range(BUCKETS):
-            sets: dict[int, set[int]] = {}
-            for i, groups in enumerate(chosen):
-                parts = []
-                for g in groups:
-                    found = sets.get(g)
-                    if found is None:
-                        found = sets[g] = set(self.ids[g * BUCKETS + b])
-                    parts.append(found)
-                totals[i] += len(parts[0]) if len(parts) == 1 else len(set().union(*parts))
-        return totals
+        """``distinct`` of each selection."""
+        return list(map(self.distinct, selects))
 
     def first_seen_minutes(self, select: Select) -> tuple[int, Counter[int]]:
-        """(distinct requests, requests by the minute of their first selected row), ``by_minute``.
-
-        Per bucket; only when a request has several rows does its earliest minute need a sort:
-        each (id hash, minute) becomes one int ``hash << 32 | minute``, sorted descending, so the
-        last entry of an id holds its earliest minute."""
+        """(distinct requests, requests by the minute of their first selected row), ``by_minute``."""
         total, minutes = 0, Counter()
-        plain = self.first_ts is None or self.first_ts >= 0
-        for slots in self._buckets(select):
-            hashes = list(chain.from_iterable(map(self.ids.__getitem__, slots)))
-            stamps = list(chain.from_iterable(map(self.stamps.__getitem__, slots)))
-            first = dict(zip(hashes, stamps, strict=True))
-            if len(first) < len(hashes):
-                if plain:
-                    keys = list(map(add, map(lshift, hashes, repeat(32)), stamps))
-                    keys.sort(reverse=True)
-                    first = dict(zip(map(rshift, keys, repeat(32)), map(and_, keys, repeat(_LOW32)),
-                                     strict=True))
-                else:  # minutes before 1970: the same with (hash, minute) pairs
-                    first = dict(sorted(zip(hashes, stamps, strict=True), reverse=True))
-            total += len(first)
-            minutes.update(first.values())
+        for hashes, first in self.ids.unions(self._chosen(select)):
+            total += len(hashes)
+            minutes.update(first.tolist())
         return total, Counter({m * MINUTE_MS: n for m, n in minutes.items()})

@@ -3,6 +3,7 @@ what the record readers give, for every format, for ``attribute`` and ``compare`
 
 import json
 import pickle
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -101,6 +102,38 @@ def test_first_failure_minute_of_a_request_is_its_earliest_row_whatever_the_orde
     tally.add_records(rows)
     total, minutes = tally.first_seen_minutes(lambda *_: True)
     assert (total, dict(minutes)) == (2, {T0 + MIN: 1, T0 + 3 * MIN: 1})
+
+
+@pytest.mark.parametrize("pending, union", [(7, 5), (1000, 3), (1_000_000, 2_000_000)])
+def test_distinct_counts_and_first_minutes_match_sets_across_settles_and_hash_slices(monkeypatch, pending,
+                                                                                     union):
+    import random
+
+    monkeypatch.setattr(counts, "PENDING_ROWS", pending)
+    monkeypatch.setattr(counts, "UNION_ROWS", union)
+    rng = random.Random(5)
+    rows = [LogRecord(T0 + rng.randrange(30) * MIN, rng.choice(["/api/cron/a", "/api/cron/b"]),
+                      rng.choice([200, 500, None]), request_id=f"q{rng.randrange(700)}") for _ in range(4000)]
+    tally = ColumnTally(CAT, by_minute=True)
+    tally.add_records(rows)
+    tally = pickle.loads(pickle.dumps(tally))  # settled, as a worker sends it back
+    for route in ("/api/cron/a", "/api/cron/b"):
+        chosen = [r for r in rows if r.route == route and r.status != 200]
+        first: dict[str, int] = {}
+        for r in chosen:
+            first[r.request_id] = min(first.get(r.request_id, r.ts_ms), r.ts_ms)
+        total, minutes = tally.first_seen_minutes(lambda r, s, _n, route=route: r == route and s != 200)
+        assert (total, dict(minutes)) == (len(first), dict(Counter(first.values())))
+        assert tally.distinct(lambda r, _s, _n, route=route: r == route) == len(
+            {r.request_id for r in rows if r.route == route})
+
+
+def test_repeated_ids_do_not_grow_the_store():
+    once, again = ColumnTally(CAT), ColumnTally(CAT)
+    once.add_records(_records(5000, 1))
+    again.add_records(_records(5000, 1) * 4)
+    assert abs(len(pickle.dumps(again)) - len(pickle.dumps(once))) < 1000
+    assert again.distinct(lambda *_: True) == 5000
 
 
 def test_counts_stay_exact_when_the_caches_are_cleared(monkeypatch):
