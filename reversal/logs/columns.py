@@ -246,7 +246,7 @@ _LINE_FORMATS = {
 
 
 def _drain_items(items: list) -> Columns:
-    if any(item.__class__ is list for item in items):
+    if list in set(map(type, items)):
         items = list(chain.from_iterable(i if i.__class__ is list else (i,) for i in items))
     return drain_columns(items)
 

@@ -254,10 +254,14 @@ class ColumnTally:
         keys = zip(codes, minutes if self.by_minute else cols.duration, strict=True)
         if every_id:
             self.rows_by.update(keys)
+        elif no_id:  # every row unidentified: count once, add twice (per distinct key)
+            counted = Counter(keys)
+            self.rows_by.update(counted)
+            self.unidentified.update(counted)
         else:
             keys = list(keys)
             self.rows_by.update(keys)
-            self.unidentified.update(keys if no_id else compress(keys, map(not_, ids)))
+            self.unidentified.update(compress(keys, map(not_, ids)))
         self.rows += len(ts)
         low, high = min(ts), max(ts)
         self.first_ts = low if self.first_ts is None else min(low, self.first_ts)
