@@ -20,9 +20,8 @@ from typing import Any
 import click
 
 from reversal.errors import EXIT_FAIL, EXIT_OK
-
-STATE = "fix-state.json"  # not state.json: iteration scans must not take it for one
-PREFIX = "env-fix-"
+from reversal.evidence.files import ENV_FIX_PREFIX as PREFIX
+from reversal.evidence.files import ENV_FIX_STATE as STATE
 
 
 class FixJournal:
@@ -90,6 +89,7 @@ def _shape(value: str | None) -> dict[str, Any]:
 
 def run_fix(*, keys: tuple[str, ...], yes: bool, redeploy: bool, as_json: bool,
             config_path: Path | None) -> int:
+    from reversal.evidence.report import write_index
     from reversal.iteration.session import confirm_prompt, open_session
     from reversal.platform.envaudit import rules_for
     from reversal.playbooks import order
@@ -102,6 +102,7 @@ def run_fix(*, keys: tuple[str, ...], yes: bool, redeploy: bool, as_json: bool,
         with session.exclusive(f"reversal env fix (pid {os.getpid()})"):
             fixer = _Fixer(session, playbooks, wanted, confirm_prompt(yes), quiet=as_json)
             document = fixer.run(force_redeploy=redeploy)
+        write_index(config.artifacts, books)
     if as_json:
         click.echo(json.dumps(document, indent=2))
     else:

@@ -17,6 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+ENV_FIX_PREFIX = "env-fix-"
+"""Evidence folders of ``reversal env fix`` under the artifacts root (beside the iterations)."""
+ENV_FIX_STATE = "fix-state.json"  # not state.json: iteration scans must not take it for one
+
 
 def utc_stamp(ms: int) -> str:
     """``2026-02-18T03-16-31Z``: the file-name-safe UTC stamp used in artifact names."""

@@ -285,7 +285,27 @@ def index_model(root: Path, books: Mapping[str, Playbook]) -> dict[str, Any]:
                             "has_report": (root / s.iteration / REPORT).is_file()} for s in mine],
         })
     return {"rows": rows, "root": str(root), "platform": current,
-            "others": [s for s in states if s.slice not in books]}
+            "others": [s for s in states if s.slice not in books], "env_fixes": env_fixes(root)}
+
+
+def env_fixes(root: Path) -> list[dict[str, Any]]:
+    """The ``reversal env fix`` runs beside the iterations, newest first: status, what was
+    trimmed, the redeploy, and whether the re-audit came out clean (``None`` until it ends)."""
+    from reversal.evidence.files import ENV_FIX_PREFIX, ENV_FIX_STATE
+
+    runs = []
+    for path in sorted(root.glob(f"{ENV_FIX_PREFIX}*/{ENV_FIX_STATE}"), reverse=True):
+        state = _read_json(path.parent, ENV_FIX_STATE) or {}
+        result = _read_json(path.parent, "env-fix.json") or {}
+        timeline = path.parent / "timeline.md"
+        runs.append({
+            "name": path.parent.name, "status": state.get("status", "unreadable"),
+            "created_ms": state.get("createdMs"), "ok": result.get("ok"),
+            "written": result.get("written") or [],
+            "redeploy": (result.get("redeploy") or {}).get("id"),
+            "timeline": f"{path.parent.name}/{timeline.name}" if timeline.is_file() else None,
+        })
+    return runs
 
 
 # -- rendering ------------------------------------------------------------------------------
@@ -334,5 +354,10 @@ def write_pages(folder: Path, books: Mapping[str, Playbook], catalogue: Catalogu
                 f"<p>Fix the packet and run <code>reversal report {escape(folder.name)}</code>.</p>"
                 "</body></html>\n")
     path = write_text(folder / REPORT, page)
-    write_text(folder.parent / INDEX, render_index(folder.parent, books))
+    write_index(folder.parent, books)
     return path
+
+
+def write_index(root: Path, books: Mapping[str, Playbook]) -> Path:
+    """The campaign's ``index.html`` (after an iteration step, or an ``env fix``)."""
+    return write_text(root / INDEX, render_index(root, books))

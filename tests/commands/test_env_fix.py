@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -63,6 +64,10 @@ def test_fix_trims_the_secret_redeploys_once_and_the_re_audit_is_clean(sandbox_e
                                                                  len(info.cron_secret))
     timeline = (folder / "timeline.md").read_text()
     assert "**trim**: CRON_SECRET" in timeline and "**re-audit**: clean" in timeline
+    index = (tmp_path / "artifacts" / "index.html").read_text()  # the campaign page lists the fix
+    row = re.search(rf'<tr class="env-fix" data-run="{folder.name}">(.*?)</tr>', index, re.S).group(1)
+    assert all(part in row for part in ("done", "CRON_SECRET", doc["redeploy"]["id"], "clean",
+                                        f'href="{folder.name}/timeline.md"'))
     log = _audit_log(info)
     assert [e["key"] for e in log if e["action"] == "env.write" and e["key"] != "REVERSAL_LOCK"] == [
         "CRON_SECRET"]
