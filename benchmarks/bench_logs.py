@@ -15,6 +15,10 @@ distinct ids). jq (rows by path x status only) runs once per format named in --j
 must agree on the rows per route x status (and reversal's requests on DuckDB's distinct ids).
 Peak RSS is summed over the whole process tree (parent + workers), sampled every 10 ms.
 
+With --signatures (default: every format with a top-level message), DuckDB also runs the query
+that does reversal's whole job: the same plus each catalogue signature's rows and distinct
+requests by regex over every message, and its signature rows must agree with reversal's.
+
 Goals (exit 1 when one is missed): every format and compare <= 0.7 x DuckDB, the export
 <= 0.5 x DuckDB, peak RSS of reversal's process tree < 200 MB at 2M rows (< 300 MB at 10M).
 """
@@ -58,6 +62,31 @@ SQL = {
                     + " FROM (SELECT unnest(rows) AS r FROM read_json(?, format='newline_delimited'))"
                     " GROUP BY ALL",
 }
+SIGNATURE_SOURCES = {  # formats with a top-level message: (path, status, id, message, read_json format)
+    "export": ("requestPath", "responseStatusCode", "requestId", "message", "array"),
+    "runtime-logs": ("requestPath", "responseStatusCode", None, "message", "newline_delimited"),
+    "drain-ndjson": ("coalesce(proxy.path, path)", "statusCode", "requestId", "message", "newline_delimited"),
+    "drain-json": ("coalesce(proxy.path, path)", "statusCode", "requestId", "message", "array"),
+}
+
+
+def signature_sql(fmt: str) -> str:
+    """The full equivalent plus what reversal also does: each catalogue signature's rows and
+    distinct requests per path x status (RE2 regexes; the built-in catalogue is RE2-safe)."""
+    from reversal.logs.signatures import BUILTIN
+
+    path, status, rid, message, layout = SIGNATURE_SOURCES[fmt]
+    ids = f"count(DISTINCT {rid})" if rid else "0"
+    per_signature = ", ".join(
+        f"count(*) FILTER (WHERE regexp_matches({message}, '{regex.replace(chr(39), chr(39) * 2)}')), "
+        + (f"count(DISTINCT {rid}) FILTER (WHERE regexp_matches({message}, "
+           f"'{regex.replace(chr(39), chr(39) * 2)}'))" if rid else "0")
+        for regex in BUILTIN.values())
+    duration = _DURATION.format(d="durationMs") if fmt == "export" else "NULL"
+    return (f"SELECT {path}, CAST({status} AS VARCHAR), count(*), {ids}, {duration}, {per_signature} "
+            f"FROM read_json(?, format='{layout}') GROUP BY ALL")
+
+
 COMPARE_SQL = ("SELECT requestPath, CAST(responseStatusCode AS VARCHAR), timestampInMs // 60000, count(*), "
                "count(DISTINCT requestId) FROM read_json(?, format='array') GROUP BY ALL")
 DUCKDB = """
@@ -153,10 +182,27 @@ def _key(path: str, status: object, fmt: str) -> tuple[str, str]:
     return normalize_path(path)[1], "blank" if status in ("", "0", "-1", "null") else status
 
 
-def counts_reversal(out: str) -> tuple[Counter, int]:
+def counts_reversal(out: str) -> tuple[Counter, int, Counter]:
+    """(rows by route x status, distinct requests, rows by route x signature)."""
     data = json.loads(out)
     rows = Counter({(r["route"], s): n for r in data["routes"] for s, n in r["statuses"].items()})
-    return rows, data["requests"]
+    signatures = Counter({(r["route"], name): sig["rows"] for r in data["routes"]
+                          for name, sig in r["signatures"].items() if sig["rows"]})
+    return rows, data["requests"], signatures
+
+
+def counts_duckdb_signatures(out: str, fmt: str) -> tuple[Counter, int, Counter]:
+    from reversal.logs.signatures import BUILTIN
+
+    rows, ids, signatures = Counter(), 0, Counter()
+    for path, status, n, distinct, _percentiles, *per_signature in json.loads(out)[0]:
+        key = _key(path, status, fmt)
+        rows[key] += int(n)
+        ids += int(distinct)
+        for name, matched in zip(BUILTIN, per_signature[::2], strict=True):
+            if matched:
+                signatures[key[0], name] += int(matched)
+    return rows, ids, signatures
 
 
 def counts_duckdb(out: str, fmt: str) -> tuple[Counter, int]:
@@ -212,21 +258,30 @@ class Bench:
                 best[name] = (min(wall, old[0]), max(peak, old[1]))
         rows_by = [c[0] for c in counts.values()]
         ids = {c[1] for c in counts.values() if c[1] is not None}
+        signatures = [c[2] for c in counts.values() if len(c) > 2 and c[2] is not None]
         entry = {"input": label, "rows": rows, "MB": size / MB, "best": best,
-                 "agree": all(r == rows_by[0] for r in rows_by) and len(ids) <= 1}
+                 "agree": all(r == rows_by[0] for r in rows_by) and len(ids) <= 1
+                 and all(sig == signatures[0] for sig in signatures)}
         self.table.append(entry)
         return entry
 
 
-def _tools(fmt: str, path: Path, jq: bool) -> dict:
-    """Each tool's command and parser; a parser gives (rows by route x status, distinct ids or None)."""
+def _tools(fmt: str, path: Path, jq: bool, signatures: bool = False) -> dict:
+    """Each tool's command and parser; a parser gives (rows by route x status, distinct ids or
+    None[, rows by route x signature])."""
     ids = fmt != "runtime-logs"  # runtime lines carry no request id
+    with_signatures = signatures and fmt in SIGNATURE_SOURCES
     tools = {
         "reversal": ([str(BIN / "reversal"), "attribute", "--format", "json", str(path)],
-                     lambda out: (lambda c: (c[0], c[1] if ids else None))(counts_reversal(out))),
+                     lambda out: (lambda c: (c[0], c[1] if ids else None, c[2] if with_signatures else None))(
+                         counts_reversal(out))),
         "duckdb": ([sys.executable, "-c", DUCKDB, SQL[fmt], str(path)],
                    lambda out: (lambda c: (c[0], c[1] if ids else None))(counts_duckdb(out, fmt))),
     }
+    if with_signatures:
+        tools["duckdb+sig"] = ([sys.executable, "-c", DUCKDB, signature_sql(fmt), str(path)],
+                               lambda out: (lambda c: (c[0], c[1] if ids else None, c[2]))(
+                                   counts_duckdb_signatures(out, fmt)))
     if jq:
         argv = ["sh", "-c", f"jq -r '{JQ[fmt]}' \"$0\" | LC_ALL=C sort | uniq -c", str(path)]
         tools["jq"] = (argv, lambda out: (counts_jq(out, fmt), None))
@@ -251,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jq", default="export,cli-requests", help="formats jq also runs on (once)")
     ap.add_argument("--scale", default="50000,500000,2000000")
     ap.add_argument("--no-compare", action="store_true")
+    ap.add_argument("--signatures", default="export,runtime-logs,drain-ndjson,drain-json",
+                    help="formats DuckDB also runs with reversal's signature matching (regexes on messages)")
     a = ap.parse_args(argv)
     formats = [f for f in a.formats.split(",") if f]
     main_dir = a.dir / str(a.rows)
@@ -259,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for fmt in formats:
         path = main_dir / FILES[fmt]
-        bench.run(fmt, _tools(fmt, path, fmt in a.jq.split(",")), path.stat().st_size, a.rows, once=("jq",))
+        bench.run(fmt, _tools(fmt, path, fmt in a.jq.split(","), fmt in a.signatures.split(",")),
+                  path.stat().st_size, a.rows, once=("jq",))
     if not a.no_compare:
         post_dir = a.dir / f"{a.rows}-post"
         ensure(post_dir, a.rows, ["export"], seed=8)
@@ -277,17 +335,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(table: list[dict]) -> int:
+    """The table; the goals are the issue's (ratios to DuckDB's full equivalent query). The
+    DuckDB+signatures column is DuckDB doing reversal's whole job (regexes on every message)."""
     print()
-    print("| input | rows | MB | reversal s | reversal RSS MB | DuckDB s | DuckDB RSS MB | ratio | jq s | "
-          "reversal/jq | counts agree |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| input | rows | MB | reversal s | reversal RSS MB | DuckDB s | DuckDB RSS MB | ratio | "
+          "DuckDB+signatures s | ratio | jq s | reversal/jq | counts agree |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     goals = []
     for e in table:
         rev, duck = e["best"]["reversal"], e["best"]["duckdb"]
-        jq = e["best"].get("jq")
+        jq, sig = e["best"].get("jq"), e["best"].get("duckdb+sig")
         ratio = rev[0] / duck[0]
         print(f"| {e['input']} | {e['rows']:,} | {e['MB']:.0f} | {rev[0]:.2f} | {rev[1] / MB:.0f} | "
-              f"{duck[0]:.2f} | {duck[1] / MB:.0f} | **{ratio:.2f}** | {f'{jq[0]:.2f}' if jq else '-'} | "
+              f"{duck[0]:.2f} | {duck[1] / MB:.0f} | **{ratio:.2f}** | {f'{sig[0]:.2f}' if sig else '-'} | "
+              f"{f'{rev[0] / sig[0]:.2f}' if sig else '-'} | {f'{jq[0]:.2f}' if jq else '-'} | "
               f"{f'{rev[0] / jq[0]:.3f}' if jq else '-'} | {e['agree']} |")
         goals.append(e["agree"])
         if not e["input"].startswith("scale"):
