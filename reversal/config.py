@@ -128,22 +128,36 @@ def _check_setting(path: Path, key: str, kind: str, value: Any) -> None:
         raise fail(f"one of {', '.join(ENVIRONMENTS)} (the Vercel environments reversal reads and writes)")
     elif kind == "name" and not re.fullmatch(_ENV_NAME, value):
         raise fail("an env var name")
-    elif kind == "url" and not url_parses(value, ("http", "https")):
-        raise fail("an absolute http(s) URL")
+    elif kind == "url" and (problem := url_problem(value, ("http", "https"))):
+        raise fail(f"an absolute http(s) URL ({problem})")
     elif kind == "path" and "\x00" in value:
         raise fail("a path")
 
 
-def url_parses(url: str, schemes: tuple[str, ...]) -> bool:
-    """``url`` has one of ``schemes``, a host, and a port that parses (``http://[::1`` and
-    ``:99999`` do not); checked up front so no later ``urlsplit`` raises a bare ValueError."""
+def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """Why ``url`` is not an absolute URL with one of ``schemes``, or None. The one URL check:
+    whitespace (a pasted newline), a port that does not parse (``http://[::1``, ``:99999``) or
+    is 0, no scheme or no host; checked up front so no later ``urlsplit`` raises a bare ValueError."""
     from urllib.parse import urlsplit
 
+    if url != url.strip() or any(c.isspace() for c in url):
+        return "it contains whitespace"
     try:
-        parts = urlsplit(url.strip())
-        return parts.scheme in schemes and bool(parts.hostname) and parts.port != 0
-    except ValueError:
-        return False
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"it cannot be parsed ({exc})"
+    if parts.scheme not in schemes:
+        return f"it has no {' or '.join(f'{s}://' for s in schemes)} scheme"
+    if not parts.hostname:
+        return "it has no host"
+    if port == 0:
+        return "its port is 0"
+    return None
+
+
+def url_parses(url: str, schemes: tuple[str, ...]) -> bool:
+    return url_problem(url, schemes) is None
 
 
 def linked_project(root: Path) -> dict[str, str]:
@@ -197,9 +211,10 @@ def load_config(
     env_file = pick("REVERSAL_ENV_FILE", "env_file")
     for env_key, file_key in (("REVERSAL_VERCEL_API", "vercel_api"), ("REVERSAL_VERCEL_LOGS_API",
                               "vercel_logs_api"), ("REVERSAL_INNGEST_API", "inngest_api")):
-        if environ.get(env_key) and not url_parses(environ[env_key], ("http", "https")):
-            raise InputError(f"{env_key} {environ[env_key]!r}: expected an absolute http(s) URL "
-                             f"(it overrides '{file_key}' in {CONFIG_NAME}).")
+        problem = environ.get(env_key) and url_problem(environ[env_key], ("http", "https"))
+        if problem:
+            raise InputError(f"{env_key} {environ[env_key]!r}: expected an absolute http(s) URL, but "
+                             f"{problem} (it overrides '{file_key}' in {CONFIG_NAME}).")
     return Config(
         root=root,
         project_id=pick("VERCEL_PROJECT_ID", "project_id", linked.get("projectId")),

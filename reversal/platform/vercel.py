@@ -175,27 +175,11 @@ def retry_after_s(header: str | None, now_ms: int) -> float | None:
     return max(0.0, when.timestamp() - now_ms / 1000)
 
 
-def _url_problem(value: str) -> str | None:
-    """Why ``value`` is not a usable http(s) base URL, or None."""
-    from urllib.parse import urlsplit
-
-    if value != value.strip() or any(c.isspace() for c in value):
-        return "it contains whitespace"
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 -- raises on a bad port
-    except ValueError as exc:
-        return f"it cannot be parsed ({exc})"
-    if parts.scheme not in ("http", "https"):
-        return "it has no http:// or https:// scheme"
-    if not parts.hostname:
-        return "it has no host"
-    return None
-
-
 def check_base_url(value: str, variable: str) -> str:
     """``value`` if it is an http(s) URL; else ``InputError`` naming where it is set (exit 2)."""
-    problem = _url_problem(value)
+    from reversal.config import url_problem
+
+    problem = url_problem(value, ("http", "https"))
     if problem:
         raise InputError(
             f"{variable} is not a valid base URL: {problem}; expected e.g. https://api.vercel.com "

@@ -252,7 +252,9 @@ def test_403_challenge_required_is_named_not_called_an_invalid_token(router):
     ({"REVERSAL_VERCEL_API": "api.vercel.com"}, r"REVERSAL_VERCEL_API .* absolute http\(s\) URL"),
     ({"REVERSAL_VERCEL_API": "http://[::1"}, r"REVERSAL_VERCEL_API .* absolute http\(s\) URL"),
     ({"REVERSAL_VERCEL_LOGS_API": "https://vercel.com:99999"}, r"REVERSAL_VERCEL_LOGS_API .* http\(s\) URL"),
-    ({"REVERSAL_VERCEL_API": "https:///v1"}, r"REVERSAL_VERCEL_API .* absolute http\(s\) URL"),
+    ({"REVERSAL_VERCEL_API": "https:///v1"}, r"REVERSAL_VERCEL_API .* but it has no host"),
+    ({"REVERSAL_VERCEL_API": "https://api.vercel.com\n"}, r"REVERSAL_VERCEL_API .* it contains whitespace"),
+    ({"REVERSAL_VERCEL_API": "https://api.vercel.com:0"}, r"REVERSAL_VERCEL_API .* but its port is 0"),
 ])
 def test_invalid_configuration_is_an_input_error_before_any_call(tmp_path, router, environ, named):
     base = {"VERCEL_TOKEN": TOKEN, "VERCEL_PROJECT_ID": PROJECT, "VERCEL_ORG_ID": TEAM}
