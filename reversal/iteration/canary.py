@@ -7,10 +7,12 @@ liveness), captures the one window, splits it by serving deployment and judges t
 against the control over the same minutes (``reversal.logs.canary.assess``). PASS completes the
 release; FAIL aborts it: Instant Rollback to the control, then the flag off in settings.
 
-Instant Rollback (``reversal rollback --instant``, and a canary's abort): production points at
-the last known-good deployment recorded by preflight at once, without a build; the flag is set
-off in settings (journaled: the next build carries it); the served deployment id and the
-inline probe (with its 401) verify it. Every effect is journaled intent-then-done.
+Instant Rollback (``reversal rollback --instant``, a canary's abort, and a standard iteration's
+automatic rollback where preflight found it available): production points at the last
+known-good deployment recorded by preflight at once, without a build; the flag is set off in
+settings (journaled: the next build carries it); the served deployment id and the inline probe
+(with its 401) verify it; a standard iteration then captures its rollback window. Every effect
+is journaled intent-then-done.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from reversal.iteration.machine import (
     _wait_until,
     intended_deployment,
 )
-from reversal.iteration.ports import PlatformError
-from reversal.iteration.state import IterationState, journal_entry, journaled
-from reversal.iteration.transitions import advance, decide, gate_failed
+from reversal.iteration.ports import PlatformError, RollbackRefused
+from reversal.iteration.state import IterationState, is_canary, journal_entry, journaled
+from reversal.iteration.transitions import advance, decide, fall_back_to_rebuild, gate_failed
 from reversal.ui import LiveLine, duration_label
 
 
@@ -224,15 +226,32 @@ def known_good(state: IterationState) -> str:
 
 
 def _instant_rollback(ctx: Context, state: IterationState) -> IterationState:
+    """Point production back at the known-good deployment. In standard mode a production that
+    already serves it (a resume after the request landed; a flagged build that never took
+    production) is not asked again, and a refusal of the automatic rollback (``RollbackRefused``)
+    takes the rebuild path instead. A canary's control serves production while the release is
+    ACTIVE, so its abort always asks."""
     target = known_good(state)
-    reason = (state.facts.get("rollback", {}).get("reason")
-              or (state.reasons[-1] if state.reasons else "rollback"))
-    if journal_entry(state, "rollback:instant") is None:
-        state = _journal(ctx, state, "rollback:instant", "intent", deployment_id=target)
-    ctx.platform.instant_rollback(target, reason)
+    rollback = state.facts.get("rollback", {})
+    reason = rollback.get("reason") or (state.reasons[-1] if state.reasons else "rollback")
+    canary = is_canary(state)
+    if not canary and ctx.platform.production().id == target:
+        how = "production already serves it; nothing to ask Vercel"
+    else:
+        entry = journal_entry(state, "rollback:instant")
+        if entry is None or entry["phase"] != "intent":
+            state = _journal(ctx, state, "rollback:instant", "intent", deployment_id=target)
+        try:
+            ctx.platform.instant_rollback(target, reason)
+        except RollbackRefused as exc:
+            if canary or rollback.get("requested") == "instant":  # the operator asked for this one
+                raise
+            state = _journal(ctx, state, "rollback:instant", "failed", deployment_id=target, cause=str(exc))
+            return fall_back_to_rebuild(state, ctx.clock.now_ms(), str(exc))
+        how = "no build"
     state = _journal(ctx, state, "rollback:instant", "done", deployment_id=target)
     return advance(state, "instant-rollback", ctx.clock.now_ms(),
-                   f"Instant Rollback: production points at {target} again (no build).", [], target=target)
+                   f"Instant Rollback: production points at {target} again ({how}).", [], target=target)
 
 
 def _instant_flag_off(ctx: Context, state: IterationState) -> IterationState:
@@ -277,9 +296,10 @@ def _instant_verify(ctx: Context, state: IterationState) -> IterationState:
                            artifacts=[path.name])
     inline = (f"; {ctx.playbook.route} answered inline {ctx.playbook.probe.inline_status}, "
               "unauthenticated 401" if ctx.playbook.probe is not None else "")
+    then = "rollback complete" if is_canary(state) else "the rollback window starts now"
     return advance(state, "instant-verify", ctx.clock.now_ms(),
-                   f"Production serves {served}, the known-good deployment{inline}; rollback complete.",
-                   [path.name], served=served)
+                   f"Production serves {served}, the known-good deployment{inline}; {then}.",
+                   [path.name], served=served, ready_ms=ctx.clock.now_ms())
 
 
 HANDLERS: dict[str, Callable[[Context, IterationState], IterationState]] = {

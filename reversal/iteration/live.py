@@ -252,8 +252,25 @@ class LivePlatform:
             self.rolling.complete(canary_id)
 
     def instant_rollback(self, deployment_id: str, reason: str) -> None:
+        """Raises ``RollbackRefused`` when Vercel says the rollback is not possible (a 4xx)."""
+        from reversal.iteration.ports import RollbackRefused
+        from reversal.platform.rolling import ROLLBACK_REFUSED
+        from reversal.platform.vercel import VercelError
+
         with _unanswered(f"instant rollback to {deployment_id}"):
-            self.rolling.rollback(deployment_id, description=reason[:200])
+            try:
+                self.rolling.rollback(deployment_id, description=reason[:200])
+            except VercelError as exc:
+                if exc.status in ROLLBACK_REFUSED:
+                    raise RollbackRefused(f"Vercel refused it: {exc}") from None
+                raise
+
+    def rollback_candidate(self, deployment_id: str) -> bool | None:
+        """Whether Vercel lists ``deployment_id`` as an Instant Rollback candidate
+        (``isRollbackCandidate`` in ``GET /v6/deployments``); None when it does not say."""
+        with _unanswered("deployments list"):
+            found = self.client.list_deployments(target="production", state="READY", limit=20)
+        return next((d.rollback_candidate for d in found if d.id == deployment_id), None)
 
     def liveness_probe(self, playbook: Playbook) -> dict[str, Any]:
         """One request of the loop's own to the route, to be found in the window's capture."""

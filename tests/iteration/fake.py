@@ -24,6 +24,7 @@ from reversal.iteration.ports import (
     PlatformError,
     Probed,
     Production,
+    RollbackRefused,
 )
 from reversal.iteration.state import IterationState
 from reversal.iteration.store import IterationStore
@@ -99,6 +100,10 @@ class World:
     flag_writes: list[str] = field(default_factory=list)
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {intent, state}
     captures: list[tuple[str, str | None]] = field(default_factory=list)  # (source, attached file)
+    rollback_candidate: bool | None = True  # what the deployments list says of the known-good one
+    refuse_instant: bool = False  # Vercel answers an Instant Rollback with a 4xx "not possible"
+    serving: str | None = None  # set by an Instant Rollback until the next deployment
+    rollbacks: list[str] = field(default_factory=list)  # Instant Rollbacks made (target ids)
 
 
 class FakePlatform:
@@ -126,7 +131,19 @@ class FakePlatform:
 
     def production(self) -> Production:
         ready = [d for d, v in self.world.deployments.items() if v["state"] == "READY"]
-        return Production(ready[-1] if ready else "dpl_initial", "app.test", "app", "READY")
+        served = self.world.serving or (ready[-1] if ready else "dpl_initial")
+        return Production(served, "app.test", "app", "READY")
+
+    def rollback_candidate(self, deployment_id) -> bool | None:
+        return self.world.rollback_candidate
+
+    def instant_rollback(self, deployment_id, reason) -> None:
+        self._effect(gate_ok=False)
+        if self.world.refuse_instant:
+            raise RollbackRefused(f"Vercel refused it: 422 not_rollback_candidate ({deployment_id})")
+        self.world.serving = deployment_id
+        self.world.rollbacks.append(deployment_id)
+        self._after()
 
     def readiness(self, playbook, source) -> list[str]:
         gate = self._effect()
@@ -159,6 +176,7 @@ class FakePlatform:
         if gate == "crash_before":
             raise Crash(self.faults.step)
         deployment_id = f"dpl_{len(self.world.deployments) + 1}"
+        self.world.serving = None
         self.world.deployments[deployment_id] = {"intent": intent_id,
                                                  "state": "ERROR" if gate else "READY",
                                                  "flag": self.world.flag}
@@ -238,12 +256,13 @@ class Harness:
     """One project and one artifacts folder; ``drive`` runs as a fresh process each time."""
 
     def __init__(self, root: Path, faults: dict[str, str] | None = None,
-                 always_gate: frozenset[str] = frozenset(), decide_at_look: int | None = 1) -> None:
+                 always_gate: frozenset[str] = frozenset(), decide_at_look: int | None = 1,
+                 instant: bool = True) -> None:
         self.decide_at_look = decide_at_look  # the soak's look that decides (None: never early)
         self.books = BOOKS
         self.book = self.books[SLICE]
         self.faults = Faults(dict(faults or {}), always_gate=always_gate)
-        self.world, self.clock = World(), FakeClock()
+        self.world, self.clock = World(rollback_candidate=instant), FakeClock()
         self.store = IterationStore(root)
         folder = self.store.new_folder(SLICE, self.clock.now_ms())
         self.iteration = folder.name
