@@ -32,7 +32,7 @@ from reversal.iteration.machine import (
 )
 from reversal.iteration.ports import PlatformError, RollbackRefused
 from reversal.iteration.state import IterationState, is_canary, journal_entry, journaled
-from reversal.iteration.transitions import advance, decide, fall_back_to_rebuild, gate_failed
+from reversal.iteration.transitions import advance, decide, extend_canary, fall_back_to_rebuild, gate_failed
 from reversal.ui import LiveLine, duration_label
 
 
@@ -197,9 +197,37 @@ def _canary_verdict(ctx: Context, state: IterationState) -> IterationState:
                    "production. The slices after it are unlocked.")
     else:
         message = (f"Verdict INCONCLUSIVE: the rolling release of {canary} is left ACTIVE at "
-                   f"{float(state.facts['canary']['share']):g}%. Abort it with 'reversal rollback --route "
-                   f"{state.slice} --instant', or run a longer canary.")
+                   f"{float(state.facts['canary']['share']):g}%. Lengthen the window ('reversal resume "
+                   f"--extend 30m'), or abort it ('reversal rollback --route {state.slice} --instant').")
     return advance(state, "canary-verdict", ctx.clock.now_ms(), message, [path.name])
+
+
+def release_refusal(state: IterationState, release: dict[str, Any] | None) -> str | None:
+    """Why an INCONCLUSIVE canary's window cannot be extended, or None: the rolling release that
+    served it must still be ACTIVE, for the same canary, at the same share, or a longer window
+    would not measure the same two arms."""
+    canary, share = state.facts["canary-start"]["canary_id"], float(state.facts["canary"]["share"])
+    if release is None:
+        what = "the project has no rolling release any more"
+    elif release["canaryId"] != canary:
+        what = f"the project's rolling release is of {release['canaryId']}, not of {canary}"
+    elif release["state"] != "ACTIVE":
+        what = f"the rolling release of {canary} is {release['state']} (completed or aborted since)"
+    elif release["percentage"] != share:
+        what = f"the rolling release of {canary} serves {release['percentage']}% now, not {share:g}%"
+    else:
+        return None
+    return (f"{state.iteration}: the canary window cannot be extended: {what}. Run a new canary iteration "
+            f"('reversal run --route {state.slice} --canary {share:g}%').")
+
+
+def extend_window(ctx: Context, state: IterationState, seconds: float, label: str) -> IterationState:
+    """``resume --extend`` on an INCONCLUSIVE canary: the release is read first; one that is no
+    longer running at the same share refuses (exit 2) and nothing changes."""
+    problem = release_refusal(state, ctx.platform.release_status())
+    if problem:
+        raise InputError(problem)
+    return extend_canary(state, ctx.clock.now_ms(), seconds, label)
 
 
 def canary_readiness(ctx: Context) -> list[str]:

@@ -48,6 +48,11 @@ def _unanswered(what: str) -> Iterator[None]:
         raise PlatformError(str(exc)) from None
 
 
+def _release_json(release: Any) -> dict[str, Any]:
+    return {"canaryId": release.canary_id, "controlId": release.current_id,
+            "percentage": release.canary_percentage, "state": release.state}
+
+
 class LivePlatform:
     def __init__(self, config: Config, clock: Clock, ui: UI, client: Any = None) -> None:
         self.config, self.clock, self.ui = config, clock, ui
@@ -244,8 +249,13 @@ class LivePlatform:
         if release is None or release.canary_id != canary_id or release.state != "ACTIVE":
             raise PlatformError(f"rolling release of {canary_id} did not start (Vercel answered "
                                 f"{release.state if release else 'no release'})")
-        return {"canaryId": release.canary_id, "controlId": release.current_id,
-                "percentage": release.canary_percentage, "state": release.state}
+        return _release_json(release)
+
+    def release_status(self) -> dict[str, Any] | None:
+        """The project's latest rolling release (any state), as ``start_release`` returns it."""
+        with _unanswered("rolling release status"):
+            release = self.rolling.get()
+        return None if release is None else _release_json(release)
 
     def complete_release(self, canary_id: str) -> None:
         with _unanswered("rolling release complete"):

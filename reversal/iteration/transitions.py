@@ -44,6 +44,7 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "resume": (("running", "waiting", "error"), ("running",)),
     "accept": (("inconclusive",), ("passed",)),
     "extend_post": (("inconclusive",), ("running",)),
+    "extend_canary": (("inconclusive",), ("running",)),
     "fall_back_to_rebuild": (("running",), ("running",)),
     "begin_rollback": (("running", "waiting", "error", "passed", "failed", "inconclusive",
                         "rolled-back", "stopped"), ("running",)),
@@ -201,6 +202,25 @@ def extend_post(state: IterationState, at_ms: int, seconds: float, label: str) -
     new.verdict, new.step = None, "soak"
     new.completed = [s for s in new.completed if s not in ("soak", "post", "compare", "verdict")]
     _event(new, at_ms, "verdict", "note", f"Operator extended the post window by {label}.")
+    return new
+
+
+CANARY_RERUN = ("canary-soak", "canary-capture", "canary-compare", "canary-verdict")
+
+
+def extend_canary(state: IterationState, at_ms: int, seconds: float, label: str) -> IterationState:
+    """Lengthen the window of an INCONCLUSIVE canary (its rolling release still ACTIVE at the same
+    share, checked by the caller) and soak, capture, compare and judge again; a new closing
+    liveness probe marks the new end."""
+    if not is_canary(state):
+        raise InputError(f"iteration {state.iteration} is not a canary iteration: extend its post window.")
+    new = _move(state, "extend_canary", "running")
+    new.facts["canary-start"]["window"]["until_ms"] += int(seconds * 1000)
+    new.facts.setdefault("liveness", {})["closing"] = False
+    new.verdict, new.step = None, CANARY_RERUN[0]
+    new.completed = [s for s in new.completed if s not in CANARY_RERUN]
+    _event(new, at_ms, "canary-verdict", "note", f"Operator extended the canary window by {label}; the "
+           "rolling release is still serving the canary at the same share.")
     return new
 
 
