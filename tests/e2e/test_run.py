@@ -92,6 +92,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path):
     assert plan["flag_write"] == {"key": "CRON_RESPONSE_TIMING_USE_INNGEST", "value": "true",
                                   "target": "production", "rollback_value": "false"}
     assert plan["probe_requests"][0].startswith("GET http://127.0.0.1:")
+    assert plan["rollback"].startswith("Instant Rollback to the deployment serving production")
     assert plan["missing"] == []
     assert iteration_dirs(tmp_path) == []
 
