@@ -30,7 +30,7 @@ BLANK = None  # a blank status in `target.statuses`, written `blank` in YAML
 # silently mean the default.
 SCHEMA: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
     "": "slice route kind priority after flag target probe durable window gate on_fail preflight "
-        "early_stop min_soak gates break_glass_cron_change mode canary_share",
+        "early_stop min_soak gates break_glass_cron_change mode canary_share rollback_mode",
     "flag": "name on off",
     "target": "statuses signatures",
     "probe": "method auth dispatch inline",
@@ -139,6 +139,7 @@ class Playbook:
     window_s: float
     gate: Gate
     on_fail: Literal["rollback", "stop"]
+    rollback_mode: Literal["instant", "rebuild"] = "instant"  # how a FAIL is undone (instant where available)
     must_be_off: tuple[str, ...] = ()  # flags preflight requires disabled
     early_stop: bool = True  # end the soak early when the sequential verdict is decisive
     min_soak_s: float | None = None  # never decide early before this (default: 10 min, 2 cron periods)
@@ -335,6 +336,9 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
     on_fail = f.get("on_fail", str, "must be rollback or stop", "rollback")
     if on_fail not in ("rollback", "stop"):
         raise f.fail("on_fail", "must be rollback or stop")
+    rollback_mode = f.get("rollback_mode", str, "must be instant or rebuild", "instant")
+    if rollback_mode not in ("instant", "rebuild"):
+        raise f.fail("rollback_mode", "must be instant or rebuild")
     priority = f.get("priority", str, "must be P0, P1, ...", "P1")
     if not re.fullmatch(r"P\d", priority):
         raise f.fail("priority", "must be P0, P1, ...")
@@ -371,6 +375,7 @@ def parse_playbook(data: Any, origin: str, known_signatures: Iterable[str] = ())
             controls=gate_f.strings("controls") if gate_f.data.get("controls") is not None else None,
         ),
         on_fail=on_fail,  # type: ignore[arg-type]
+        rollback_mode=rollback_mode,  # type: ignore[arg-type]
         must_be_off=preflight.strings("must_be_off", ()) if preflight else (),
         early_stop=f.get("early_stop", bool, "must be true or false", True),
         min_soak_s=f.duration("min_soak") if f.data.get("min_soak") is not None else None,

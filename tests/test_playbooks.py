@@ -111,14 +111,21 @@ def test_unknown_fields_suggest_the_known_one():
         parse_playbook(doc, "x.yaml")
 
 
+def test_rollback_mode_is_instant_by_default_and_checked():
+    assert parse_playbook(_doc(), "x.yaml").rollback_mode == "instant"
+    assert parse_playbook(_doc(rollback_mode="rebuild"), "x.yaml").rollback_mode == "rebuild"
+    with pytest.raises(InputError, match=r"x\.yaml: field 'rollback_mode' must be instant or rebuild"):
+        parse_playbook(_doc(rollback_mode="fast"), "x.yaml")
+
+
 def test_the_schema_table_admits_every_builtin():
     """The schema table and the built-in playbooks agree: every section a builtin uses is known,
     and every top-level key of the table is used by some builtin (but the optional ones no
-    built-in needs: project-specific safety gates, cron break-glass, early-stop tuning)."""
+    built-in needs: project-specific safety gates, cron break-glass, early-stop and rollback tuning)."""
     from reversal.playbooks import SCHEMA
 
     books = [yaml.safe_load(p.read_text()) for p in BUILTIN_DIR.glob("*.yaml")]
-    optional = {"gates", "break_glass_cron_change", "early_stop", "min_soak"}
+    optional = {"gates", "break_glass_cron_change", "early_stop", "min_soak", "rollback_mode"}
     assert set(SCHEMA[""]) - optional == {k for b in books for k in b}
 
 

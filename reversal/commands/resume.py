@@ -35,6 +35,7 @@ def resume(config_path: Path | None, iteration: str | None, *, export: Path | No
     from reversal.durations import format_duration
     from reversal.errors import InputError
     from reversal.iteration import transitions
+    from reversal.iteration.canary import extend_window
     from reversal.iteration.machine import drive, persist
     from reversal.iteration.session import (
         EXIT_BY_STATUS,
@@ -43,6 +44,7 @@ def resume(config_path: Path | None, iteration: str | None, *, export: Path | No
         open_session,
         report,
     )
+    from reversal.iteration.state import is_canary
     from reversal.ui import UI
 
     if accept is not None and extend is not None:
@@ -71,6 +73,8 @@ def resume(config_path: Path | None, iteration: str | None, *, export: Path | No
             if state.status == "inconclusive":
                 if accept:
                     state = transitions.accept(state, now, accept)
+                elif seconds and is_canary(state):  # the release must still run at the same share
+                    state = extend_window(ctx, state, seconds, format_duration(seconds))
                 elif seconds:
                     state = transitions.extend_post(state, now, seconds, format_duration(seconds))
                 else:
@@ -96,7 +100,8 @@ def resume(config_path: Path | None, iteration: str | None, *, export: Path | No
 @click.argument("iteration", required=False)
 @click.option("--export", type=click.Path(path_type=Path),
               help="Attach the dashboard export (or Log Drain file) the iteration waits for.")
-@click.option("--extend", help="INCONCLUSIVE: extend the post window by this duration.")
+@click.option("--extend", help="INCONCLUSIVE: extend the post window (or the canary window, its rolling "
+              "release still active) by this duration.")
 @click.option("--accept", help="INCONCLUSIVE: accept with this reason (goes in the timeline).")
 @click.option("--yes", is_flag=True, help="Do not ask before production changes.")
 @click.option("--no-wait", is_flag=True, help="Save state and exit 3 instead of waiting.")

@@ -45,8 +45,8 @@ def rollback(config_path: Path | None, *, slice_name: str | None, iteration: str
             now = session.clock.now_ms()
             if state is not None:
                 state = store.load(state.iteration)
-            if state is None or state.status == "abandoned" or (
-                    state.terminal and "rollback-deploy" in state.completed):  # a fresh record
+            if state is None or state.status == "abandoned" or (  # a fresh record
+                    state.terminal and {"rollback-deploy", "instant-flag-off"} & set(state.completed)):
                 folder = store.new_folder(book.slice, now)
                 state = IterationState(iteration=folder.name, slice=book.slice, route=book.route,
                                        created_ms=now, window_s=book.window_s, platform=platform)

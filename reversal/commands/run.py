@@ -33,6 +33,10 @@ def _plan(book, config, now_ms: int, window_s: float, source: str) -> dict:
                  "burst": f"{book.gate.burst.per_minute}/min for {book.gate.burst.minutes} min",
                  "barometers": list(book.gate.barometers)},
         "on_fail": book.on_fail,
+        "rollback": ("Instant Rollback to the deployment serving production at preflight (no build), "
+                     "then the flag off; the rebuild where Vercel says it is not possible"
+                     if book.rollback_mode == "instant"
+                     else "flag off and redeploy (rollback_mode: rebuild)"),
     }
 
 

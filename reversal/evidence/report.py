@@ -256,7 +256,7 @@ def report_model(folder: Path, books: Mapping[str, Playbook], catalogue: Catalog
         "short_deltas": short_deltas(deltas, state.route, book.gate.barometers if book else ()),
         "deltas": deltas, "deployments": deployments,
         "results": [(step, _read_json(folder, _artifact(state, step)))
-                    for step in ("preflight", "probe", "durable", "rollback-probe")],
+                    for step in ("preflight", "probe", "durable", "rollback-probe", "instant-verify")],
         "rollback_reason": rollback_reason(state),
         "manifest": sorted((manifest.get("sha256") or {}).items()),
         "windows": {name: {"since": utc_iso(w["since_ms"]), "until": utc_iso(w["until_ms"])}

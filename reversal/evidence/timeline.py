@@ -47,7 +47,8 @@ def _template():
 def rollback_reason(state: IterationState) -> str | None:
     """Why the iteration went down the rollback path: the operator's request (the note the
     rollback starts with), else the failure that triggered it."""
-    first = next((i for i, e in enumerate(state.events) if e.step.startswith("rollback")), None)
+    first = next((i for i, e in enumerate(state.events) if e.step.startswith(("rollback", "instant-"))),
+                 None)
     if first is None:
         return None
     if state.events[first].kind == "note":

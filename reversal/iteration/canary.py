@@ -7,10 +7,12 @@ liveness), captures the one window, splits it by serving deployment and judges t
 against the control over the same minutes (``reversal.logs.canary.assess``). PASS completes the
 release; FAIL aborts it: Instant Rollback to the control, then the flag off in settings.
 
-Instant Rollback (``reversal rollback --instant``, and a canary's abort): production points at
-the last known-good deployment recorded by preflight at once, without a build; the flag is set
-off in settings (journaled: the next build carries it); the served deployment id and the
-inline probe (with its 401) verify it. Every effect is journaled intent-then-done.
+Instant Rollback (``reversal rollback --instant``, a canary's abort, and a standard iteration's
+automatic rollback where preflight found it available): production points at the last
+known-good deployment recorded by preflight at once, without a build; the flag is set off in
+settings (journaled: the next build carries it); the served deployment id and the inline probe
+(with its 401) verify it; a standard iteration then captures its rollback window. Every effect
+is journaled intent-then-done.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from reversal.iteration.machine import (
     _wait_until,
     intended_deployment,
 )
-from reversal.iteration.ports import PlatformError
-from reversal.iteration.state import IterationState, journal_entry, journaled
-from reversal.iteration.transitions import advance, decide, gate_failed
+from reversal.iteration.ports import PlatformError, RollbackRefused
+from reversal.iteration.state import IterationState, is_canary, journal_entry, journaled
+from reversal.iteration.transitions import advance, decide, extend_canary, fall_back_to_rebuild, gate_failed
 from reversal.ui import LiveLine, duration_label
 
 
@@ -195,9 +197,37 @@ def _canary_verdict(ctx: Context, state: IterationState) -> IterationState:
                    "production. The slices after it are unlocked.")
     else:
         message = (f"Verdict INCONCLUSIVE: the rolling release of {canary} is left ACTIVE at "
-                   f"{float(state.facts['canary']['share']):g}%. Abort it with 'reversal rollback --route "
-                   f"{state.slice} --instant', or run a longer canary.")
+                   f"{float(state.facts['canary']['share']):g}%. Lengthen the window ('reversal resume "
+                   f"--extend 30m'), or abort it ('reversal rollback --route {state.slice} --instant').")
     return advance(state, "canary-verdict", ctx.clock.now_ms(), message, [path.name])
+
+
+def release_refusal(state: IterationState, release: dict[str, Any] | None) -> str | None:
+    """Why an INCONCLUSIVE canary's window cannot be extended, or None: the rolling release that
+    served it must still be ACTIVE, for the same canary, at the same share, or a longer window
+    would not measure the same two arms."""
+    canary, share = state.facts["canary-start"]["canary_id"], float(state.facts["canary"]["share"])
+    if release is None:
+        what = "the project has no rolling release any more"
+    elif release["canaryId"] != canary:
+        what = f"the project's rolling release is of {release['canaryId']}, not of {canary}"
+    elif release["state"] != "ACTIVE":
+        what = f"the rolling release of {canary} is {release['state']} (completed or aborted since)"
+    elif release["percentage"] != share:
+        what = f"the rolling release of {canary} serves {release['percentage']}% now, not {share:g}%"
+    else:
+        return None
+    return (f"{state.iteration}: the canary window cannot be extended: {what}. Run a new canary iteration "
+            f"('reversal run --route {state.slice} --canary {share:g}%').")
+
+
+def extend_window(ctx: Context, state: IterationState, seconds: float, label: str) -> IterationState:
+    """``resume --extend`` on an INCONCLUSIVE canary: the release is read first; one that is no
+    longer running at the same share refuses (exit 2) and nothing changes."""
+    problem = release_refusal(state, ctx.platform.release_status())
+    if problem:
+        raise InputError(problem)
+    return extend_canary(state, ctx.clock.now_ms(), seconds, label)
 
 
 def canary_readiness(ctx: Context) -> list[str]:
@@ -224,15 +254,32 @@ def known_good(state: IterationState) -> str:
 
 
 def _instant_rollback(ctx: Context, state: IterationState) -> IterationState:
+    """Point production back at the known-good deployment. In standard mode a production that
+    already serves it (a resume after the request landed; a flagged build that never took
+    production) is not asked again, and a refusal of the automatic rollback (``RollbackRefused``)
+    takes the rebuild path instead. A canary's control serves production while the release is
+    ACTIVE, so its abort always asks."""
     target = known_good(state)
-    reason = (state.facts.get("rollback", {}).get("reason")
-              or (state.reasons[-1] if state.reasons else "rollback"))
-    if journal_entry(state, "rollback:instant") is None:
-        state = _journal(ctx, state, "rollback:instant", "intent", deployment_id=target)
-    ctx.platform.instant_rollback(target, reason)
+    rollback = state.facts.get("rollback", {})
+    reason = rollback.get("reason") or (state.reasons[-1] if state.reasons else "rollback")
+    canary = is_canary(state)
+    if not canary and ctx.platform.production().id == target:
+        how = "production already serves it; nothing to ask Vercel"
+    else:
+        entry = journal_entry(state, "rollback:instant")
+        if entry is None or entry["phase"] != "intent":
+            state = _journal(ctx, state, "rollback:instant", "intent", deployment_id=target)
+        try:
+            ctx.platform.instant_rollback(target, reason)
+        except RollbackRefused as exc:
+            if canary or rollback.get("requested") == "instant":  # the operator asked for this one
+                raise
+            state = _journal(ctx, state, "rollback:instant", "failed", deployment_id=target, cause=str(exc))
+            return fall_back_to_rebuild(state, ctx.clock.now_ms(), str(exc))
+        how = "no build"
     state = _journal(ctx, state, "rollback:instant", "done", deployment_id=target)
     return advance(state, "instant-rollback", ctx.clock.now_ms(),
-                   f"Instant Rollback: production points at {target} again (no build).", [], target=target)
+                   f"Instant Rollback: production points at {target} again ({how}).", [], target=target)
 
 
 def _instant_flag_off(ctx: Context, state: IterationState) -> IterationState:
@@ -277,9 +324,10 @@ def _instant_verify(ctx: Context, state: IterationState) -> IterationState:
                            artifacts=[path.name])
     inline = (f"; {ctx.playbook.route} answered inline {ctx.playbook.probe.inline_status}, "
               "unauthenticated 401" if ctx.playbook.probe is not None else "")
+    then = "rollback complete" if is_canary(state) else "the rollback window starts now"
     return advance(state, "instant-verify", ctx.clock.now_ms(),
-                   f"Production serves {served}, the known-good deployment{inline}; rollback complete.",
-                   [path.name], served=served)
+                   f"Production serves {served}, the known-good deployment{inline}; {then}.",
+                   [path.name], served=served, ready_ms=ctx.clock.now_ms())
 
 
 HANDLERS: dict[str, Callable[[Context, IterationState], IterationState]] = {

@@ -1,6 +1,6 @@
 """Decisions the steps make: preflight, exports, attribution and comparison of windows.
 
-``preflight`` and ``export_request`` are pure; the others read the window files they are
+``preflight``, ``rollback_choice`` and ``export_request`` are pure; the others read the window files they are
 given (and ``read_vercel_crons`` reads ``vercel.json``) but change nothing. The steps in
 ``machine.py`` do the platform I/O around them.
 """
@@ -39,6 +39,26 @@ def preflight(book: Playbook, values: Mapping[str, str | None], unreadable: set[
     return {"ok": not problems, "problems": problems, "checks": [c.as_json() for c in checks],
             "crons": vercel_json, "production": dict(production), "slice": book.slice,
             "route": book.route}
+
+
+def rollback_choice(setting: str, production_id: str, candidate: bool | None) -> dict[str, Any]:
+    """How a standard iteration's FAIL will be undone, decided before any change: Instant Rollback
+    to ``production_id`` (the deployment serving production now, the known-good one), unless the
+    playbook says ``rollback_mode: rebuild`` or Vercel's deployments list says it cannot be rolled
+    back to (``isRollbackCandidate`` false). ``candidate`` None: Vercel did not say. Instant
+    Rollback is on every plan; Hobby rolls back to the previous production deployment only, which
+    the known-good one is after the flip's single build. A refusal at rollback time still falls
+    back to the rebuild (docs/canary.md)."""
+    if setting == "rebuild":
+        return {"mode": "rebuild", "target": None, "why": "the playbook says rollback_mode: rebuild"}
+    if candidate is False:
+        return {"mode": "rebuild", "target": None,
+                "why": f"Vercel does not list {production_id} as an Instant Rollback candidate "
+                       "(isRollbackCandidate false)"}
+    unsure = "" if candidate else "; Vercel did not say whether it is a rollback candidate"
+    return {"mode": "instant", "target": production_id,
+            "why": f"Instant Rollback to {production_id}, the deployment serving production before the "
+                   f"change{unsure}; a refusal falls back to the rebuild"}
 
 
 def missing_after(book: Playbook, passed: set[str]) -> list[str]:

@@ -48,6 +48,11 @@ def _unanswered(what: str) -> Iterator[None]:
         raise PlatformError(str(exc)) from None
 
 
+def _release_json(release: Any) -> dict[str, Any]:
+    return {"canaryId": release.canary_id, "controlId": release.current_id,
+            "percentage": release.canary_percentage, "state": release.state}
+
+
 class LivePlatform:
     def __init__(self, config: Config, clock: Clock, ui: UI, client: Any = None) -> None:
         self.config, self.clock, self.ui = config, clock, ui
@@ -244,16 +249,38 @@ class LivePlatform:
         if release is None or release.canary_id != canary_id or release.state != "ACTIVE":
             raise PlatformError(f"rolling release of {canary_id} did not start (Vercel answered "
                                 f"{release.state if release else 'no release'})")
-        return {"canaryId": release.canary_id, "controlId": release.current_id,
-                "percentage": release.canary_percentage, "state": release.state}
+        return _release_json(release)
+
+    def release_status(self) -> dict[str, Any] | None:
+        """The project's latest rolling release (any state), as ``start_release`` returns it."""
+        with _unanswered("rolling release status"):
+            release = self.rolling.get()
+        return None if release is None else _release_json(release)
 
     def complete_release(self, canary_id: str) -> None:
         with _unanswered("rolling release complete"):
             self.rolling.complete(canary_id)
 
     def instant_rollback(self, deployment_id: str, reason: str) -> None:
+        """Raises ``RollbackRefused`` when Vercel says the rollback is not possible (a 4xx)."""
+        from reversal.iteration.ports import RollbackRefused
+        from reversal.platform.rolling import ROLLBACK_REFUSED
+        from reversal.platform.vercel import VercelError
+
         with _unanswered(f"instant rollback to {deployment_id}"):
-            self.rolling.rollback(deployment_id, description=reason[:200])
+            try:
+                self.rolling.rollback(deployment_id, description=reason[:200])
+            except VercelError as exc:
+                if exc.status in ROLLBACK_REFUSED:
+                    raise RollbackRefused(f"Vercel refused it: {exc}") from None
+                raise
+
+    def rollback_candidate(self, deployment_id: str) -> bool | None:
+        """Whether Vercel lists ``deployment_id`` as an Instant Rollback candidate
+        (``isRollbackCandidate`` in ``GET /v6/deployments``); None when it does not say."""
+        with _unanswered("deployments list"):
+            found = self.client.list_deployments(target="production", state="READY", limit=20)
+        return next((d.rollback_candidate for d in found if d.id == deployment_id), None)
 
     def liveness_probe(self, playbook: Playbook) -> dict[str, Any]:
         """One request of the loop's own to the route, to be found in the window's capture."""

@@ -93,15 +93,20 @@ def _preflight(ctx: Context, state: IterationState) -> IterationState:
         production=production, vercel_json=checks.read_vercel_crons(ctx.project_root),
         readiness=ctx.platform.readiness(book, state.source) + _canary_readiness(ctx, state),
     )
-    path = write_json(ctx.artifact(state, "preflight", "checks", "json"), result)
+    rollback = None if is_canary(state) or not result["ok"] else checks.rollback_choice(
+        book.rollback_mode, production["id"], ctx.platform.rollback_candidate(production["id"]))
+    path = write_json(ctx.artifact(state, "preflight", "checks", "json"),
+                      {**result, **({"rollback": rollback} if rollback else {})})
     if not result["ok"]:
         reason = "preflight refused (nothing changed): " + "; ".join(result["problems"])
         return refuse(state, "preflight", ctx.clock.now_ms(), reason, artifacts=[path.name])
+    how = f" A FAIL rolls back by {rollback['mode']}: {rollback['why']}." if rollback else ""
     return advance(state, "preflight", ctx.clock.now_ms(),
                    f"Preflight passed: {len(result['checks'])} env checks clean; production "
-                   f"deployment {production['id']} READY.", [path.name],
+                   f"deployment {production['id']} READY.{how}", [path.name],
                    production=production, crons=result["crons"],
-                   cron_sources=_cron_sources(production, result["crons"]))
+                   cron_sources=_cron_sources(production, result["crons"]),
+                   **({"rollback": rollback} if rollback else {}))
 
 
 def _cron_sources(production: dict[str, Any], vercel_json: dict[str, Any]) -> dict[str, Any]:
@@ -553,7 +558,10 @@ def _verdict(ctx: Context, state: IterationState) -> IterationState:
 
 
 def _rollback_capture(ctx: Context, state: IterationState) -> IterationState:
-    start = state.facts["rollback-deploy"]["ready_ms"]
+    """The rollback window: from the rollback deployment's READY, or (Instant Rollback) from the
+    moment production was verified back on the known-good deployment."""
+    undo = "rollback-deploy" if "rollback-deploy" in state.completed else "instant-verify"
+    start = state.facts[undo]["ready_ms"]
     window = {"since_ms": start, "until_ms": start + int(min(state.window_s, ROLLBACK_WINDOW_S) * 1000)}
     _wait_until(ctx, "rollback window", "the rollback window", window["until_ms"])
     out = ctx.artifact(state, "rollback", "logs", "json")

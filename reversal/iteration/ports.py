@@ -28,6 +28,12 @@ class PlatformError(StepFailed):
     """The platform did not answer (or not in time). Not a finding about the change."""
 
 
+class RollbackRefused(PlatformError):
+    """Vercel answered an Instant Rollback with a 4xx that means "not possible" (plan, eligibility,
+    permission), not an outage. A standard iteration's automatic rollback then rebuilds instead;
+    anywhere else it stops like any platform error."""
+
+
 @dataclass(frozen=True)
 class Production:
     id: str

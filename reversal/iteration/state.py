@@ -29,6 +29,9 @@ CANARY_STEPS = (
 current one, and both are judged over the same minutes."""
 INSTANT_STEPS = ("instant-rollback", "instant-flag-off", "instant-verify")
 """Instant Rollback to the last known-good deployment, then the flag off in settings (no build)."""
+INSTANT_STANDARD_STEPS = (*INSTANT_STEPS, "rollback-capture")
+"""Standard mode's Instant Rollback: the same steps, then the rollback window (the report compares
+it with the post window); the window starts when the rollback is verified."""
 ALL_STEPS = tuple(dict.fromkeys(FORWARD_STEPS + ROLLBACK_STEPS + CANARY_STEPS + INSTANT_STEPS))
 SOURCES = ("api", "export", "drain")  # the request-logs API, a dashboard export, a Log Drain file
 

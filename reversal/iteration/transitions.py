@@ -21,6 +21,7 @@ from reversal.errors import InputError
 from reversal.iteration.state import (
     CANARY_STEPS,
     FORWARD_STEPS,
+    INSTANT_STANDARD_STEPS,
     INSTANT_STEPS,
     ROLLBACK_STEPS,
     STATUSES,
@@ -43,6 +44,8 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "resume": (("running", "waiting", "error"), ("running",)),
     "accept": (("inconclusive",), ("passed",)),
     "extend_post": (("inconclusive",), ("running",)),
+    "extend_canary": (("inconclusive",), ("running",)),
+    "fall_back_to_rebuild": (("running",), ("running",)),
     "begin_rollback": (("running", "waiting", "error", "passed", "failed", "inconclusive",
                         "rolled-back", "stopped"), ("running",)),
     "abandon": (("running", "waiting", "error", "inconclusive", "failed", "stopped"), ("abandoned",)),
@@ -70,8 +73,11 @@ def _event(new: IterationState, at_ms: int, step: str, kind: str, message: str,
 
 
 def _next(state: IterationState, step: str) -> str:
-    path = (ROLLBACK_STEPS if step in ROLLBACK_STEPS else INSTANT_STEPS if step in INSTANT_STEPS
-            else CANARY_STEPS if is_canary(state) else FORWARD_STEPS)
+    if step in INSTANT_STEPS:  # a canary's abort has no post window to compare a rollback window with
+        path = INSTANT_STEPS if is_canary(state) else INSTANT_STANDARD_STEPS
+    else:
+        path = (ROLLBACK_STEPS if step in ROLLBACK_STEPS else CANARY_STEPS if is_canary(state)
+                else FORWARD_STEPS)
     index = path.index(step)
     return path[index + 1] if index + 1 < len(path) else ""
 
@@ -79,6 +85,14 @@ def _next(state: IterationState, step: str) -> str:
 def flipped(state: IterationState) -> bool:
     """Whether the flag may have been written to its on value (intent journaled)."""
     return journal_entry(state, "flag:on") is not None
+
+
+def instant_by_default(state: IterationState) -> bool:
+    """The automatic rollback is an Instant Rollback: always in canary mode, and in standard mode
+    when preflight chose it (``facts["preflight"]["rollback"]``; iterations older than that
+    choice rebuild)."""
+    chosen = state.facts.get("preflight", {}).get("rollback", {}).get("mode")
+    return is_canary(state) or chosen == "instant"
 
 
 def needs_rollback(state: IterationState) -> bool:
@@ -127,11 +141,14 @@ def gate_failed(state: IterationState, step: str, at_ms: int, reason: str, *, ro
     if reason not in new.reasons:
         new.reasons.append(reason)
     _event(new, at_ms, step, "failed", reason, artifacts)
-    new.step = (INSTANT_STEPS[0] if is_canary(state) else ROLLBACK_STEPS[0]) if to == "running" else ""
+    instant = instant_by_default(state)
+    new.step = (INSTANT_STEPS[0] if instant else ROLLBACK_STEPS[0]) if to == "running" else ""
     if to == "running":
+        target = state.facts.get("preflight", {}).get("rollback", {}).get("target")
         _event(new, at_ms, step, "note", "Aborting the canary: Instant Rollback to the control, then "
                "the flag to its off value." if is_canary(state)
-               else "Rolling back: the flag goes to its off value.")
+               else f"Rolling back by Instant Rollback to {target} (no build), then the flag to its off "
+               "value." if instant else "Rolling back: the flag goes to its off value.")
     return new
 
 
@@ -188,17 +205,51 @@ def extend_post(state: IterationState, at_ms: int, seconds: float, label: str) -
     return new
 
 
+CANARY_RERUN = ("canary-soak", "canary-capture", "canary-compare", "canary-verdict")
+
+
+def extend_canary(state: IterationState, at_ms: int, seconds: float, label: str) -> IterationState:
+    """Lengthen the window of an INCONCLUSIVE canary (its rolling release still ACTIVE at the same
+    share, checked by the caller) and soak, capture, compare and judge again; a new closing
+    liveness probe marks the new end."""
+    if not is_canary(state):
+        raise InputError(f"iteration {state.iteration} is not a canary iteration: extend its post window.")
+    new = _move(state, "extend_canary", "running")
+    new.facts["canary-start"]["window"]["until_ms"] += int(seconds * 1000)
+    new.facts.setdefault("liveness", {})["closing"] = False
+    new.verdict, new.step = None, CANARY_RERUN[0]
+    new.completed = [s for s in new.completed if s not in CANARY_RERUN]
+    _event(new, at_ms, "canary-verdict", "note", f"Operator extended the canary window by {label}; the "
+           "rolling release is still serving the canary at the same share.")
+    return new
+
+
 def begin_rollback(state: IterationState, at_ms: int, reason: str, *, instant: bool = False
                    ) -> IterationState:
     """Take the rollback path from wherever the iteration is (the operator asked); ``instant``:
     Instant Rollback to the last known-good deployment instead of a rebuild."""
     new = _move(state, "begin_rollback", "running")
     new.waiting = new.error = None
-    new.facts.setdefault("rollback", {})["reason"] = reason
+    new.facts.setdefault("rollback", {}).update(reason=reason, requested="instant" if instant else "rebuild")
     new.reasons.append(f"rollback requested: {reason}")
     first = INSTANT_STEPS[0] if instant else ROLLBACK_STEPS[0]
     _event(new, at_ms, first, "note", f"Operator requested rollback: {reason}")
     new.step = first
+    return new
+
+
+def fall_back_to_rebuild(state: IterationState, at_ms: int, reason: str) -> IterationState:
+    """The automatic Instant Rollback of a standard iteration is not possible (Vercel refused it):
+    roll back by rebuild instead (flag off, redeploy), and say so. Never in canary mode, whose
+    control is still serving most of production under the release."""
+    if state.step != INSTANT_STEPS[0] or is_canary(state):
+        raise InputError(f"iteration {state.iteration}: only a standard iteration's automatic Instant "
+                         "Rollback falls back to the rebuild.")
+    new = _move(state, "fall_back_to_rebuild", "running")
+    new.facts.setdefault("rollback", {})["fallback"] = reason
+    _event(new, at_ms, INSTANT_STEPS[0], "note",
+           f"Instant Rollback not possible ({reason}): rolling back by rebuild instead (flag off, redeploy).")
+    new.step = ROLLBACK_STEPS[0]
     return new
 
 
@@ -252,8 +303,10 @@ def render_mermaid() -> str:
                 lines.append(f"    {_id(source)} --> {_id(target)} : {name}")
     lines += [f"    {_id(s)} --> [*]" for s in TERMINAL_STATUSES]
     lines += ["```", "", "```mermaid", "flowchart LR"]
-    for path in (FORWARD_STEPS, ROLLBACK_STEPS, CANARY_STEPS[CANARY_STEPS.index("flip"):], INSTANT_STEPS):
+    for path in (FORWARD_STEPS, ROLLBACK_STEPS, CANARY_STEPS[CANARY_STEPS.index("flip"):],
+                 INSTANT_STANDARD_STEPS):
         lines.append("    " + " --> ".join(_id(s) for s in path))
+    lines.append(f"    {_id(INSTANT_STEPS[0])} -. refused .-> {_id(ROLLBACK_STEPS[0])}")  # the fallback
     lines.append("```")
     return "\n".join(lines) + "\n"
 

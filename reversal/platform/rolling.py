@@ -24,6 +24,9 @@ from reversal.platform.vercel import INTENT_META_KEY, Deployment, VercelClient, 
 
 UNAVAILABLE_REASONS = frozenset({"plan_not_supported", "no_available_slots"})
 """``GET …/rolling-release/billing`` reasons that leave no Rolling Release for the project."""
+ROLLBACK_REFUSED = frozenset({400, 402, 403, 404, 409, 410, 422})
+"""``requestRollback``'s documented error statuses but 401 (the token): the rollback is not possible
+(plan, eligibility, permission, conflict), which is not an outage."""
 
 
 class RollingReleasesUnavailable(StepFailed):

@@ -95,6 +95,7 @@ class Deployment:
     ready_substate: str | None = None  # STAGED / ROLLING / PROMOTED (has seen production traffic)
     state_reason: str | None = None  # readyStateReason, e.g. why it is BLOCKED
     crons: tuple[Mapping[str, Any], ...] = ()  # [{schedule, path}] the deployment runs (cron guard)
+    rollback_candidate: bool | None = None  # isRollbackCandidate (list): an Instant Rollback may target it
 
 
 def parse_env(raw: Mapping[str, Any], *, decrypted: bool) -> EnvVar:
@@ -131,6 +132,8 @@ def parse_deployment(raw: Mapping[str, Any]) -> Deployment:
         ready_substate=str(raw["readySubstate"]) if raw.get("readySubstate") else None,
         state_reason=str(raw["readyStateReason"]) if raw.get("readyStateReason") else None,
         crons=tuple(dict(c) for c in raw.get("crons") or () if isinstance(c, Mapping)),
+        rollback_candidate=raw["isRollbackCandidate"] if isinstance(raw.get("isRollbackCandidate"), bool)
+        else None,
     )
 
 

@@ -282,7 +282,8 @@ def deployment_summary(platform: Platform, d: Deployment, now_ms: int) -> dict[s
     common = _deployment_common(platform, d, now_ms)
     return {"uid": d.id, **common, "created": d.created_ms, "state": common["readyState"],
             "type": "LAMBDAS", "source": d.source,
-            "isRollbackCandidate": d.target == "production" and d.state(now_ms) == "READY"}
+            "isRollbackCandidate": platform.instant_rollback and d.target == "production"
+            and d.state(now_ms) == "READY"}
 
 
 def project_deployment(platform: Platform, d: Deployment, now_ms: int) -> dict[str, Any]:

@@ -121,6 +121,7 @@ class Platform:
     audit: list[dict[str, Any]] = field(default_factory=list)
     rolling_plan: bool = True  # the plan has Rolling Releases (knob rolling_releases)
     cron_split: bool = True  # Vercel Cron invocations are split like other requests (knob cron_split)
+    instant_rollback: bool = True  # deployments can be rolled back to (knob instant_rollback)
     rolling_config: dict[str, Any] | None = None  # the project's template; None: disabled
     release: Release | None = None  # the latest rolling release document
     promotions: list[tuple[int, str]] = field(default_factory=list)  # (at_ms, id): rollback, complete

@@ -194,6 +194,9 @@ def rollback(platform: Platform, ident: str, now_ms: int) -> Reply:
     target = platform.find_deployment(ident)
     if target is None:
         return error(404, "not_found", f"Could not find the deployment: {ident}")
+    if not platform.instant_rollback:  # ⚠️ the status and code are our assumption (docs/sandbox.md)
+        return error(422, "not_rollback_candidate", f"Deployment {ident} cannot be rolled back to: it is "
+                     "not a rollback candidate.")
     if target.target != "production" or target.state(now_ms) != "READY":
         return error(400, "bad_request", f"Deployment {ident} is not a READY production deployment; "
                      "only those can be rolled back to.")

@@ -103,7 +103,7 @@ class Sandbox:
             project_id=_id(ids, "prj_", 28), project_name=PROJECT_NAME, team_id=_id(ids, "team_", 24),
             domain=f"{PROJECT_NAME}.vercel.app", build_ms=int(s.build_s * 1000),
             flag_trailing_newline=s.flag_trailing_newline, enforce_sensitive=s.enforce_sensitive,
-            rolling_plan=s.rolling_releases, cron_split=s.cron_split,
+            rolling_plan=s.rolling_releases, cron_split=s.cron_split, instant_rollback=s.instant_rollback,
             rng=random.Random(ids.getrandbits(64)),
         )
         self._worker = DurableWorker(self.database_url, self.platform, self.clock, self._rngs["worker"])

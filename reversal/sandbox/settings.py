@@ -55,6 +55,7 @@ class SandboxSettings:
     inngest_server: str = "cloud"  # "oss": Dev Server / self-hosted, inngest/* events never listed
     rolling_releases: bool = True  # false: the plan has no Rolling Releases (billing plan_not_supported)
     cron_split: bool = True  # false: Vercel Cron invocations all go to production during a release
+    instant_rollback: bool = True  # false: no deployment is a rollback candidate; a rollback answers 422
     request_logs_lag_s: float = 0.0  # simulated seconds before a request reaches the request-logs API
 
     def __post_init__(self) -> None:

@@ -100,3 +100,27 @@ def test_abandon_needs_a_reason_and_an_open_iteration(tmp_path, monkeypatch, cap
     assert code == 2 and "--reason" in err
     code, _, err = run(capsys, "abandon", "--reason", "wrong window")
     assert code == 2 and "no open iteration" in err
+
+
+def test_resume_extend_of_a_canary_whose_release_completed_exits_2_and_changes_nothing(tmp_path, monkeypatch,
+                                                                                      capsys):
+    import respx
+
+    from reversal.iteration.lease import ProjectLease
+    from tests.platform.fakes import API, PROJECT, FakeVercel
+
+    vercel_env(monkeypatch, tmp_path)
+    for name in ("acquire", "release"):  # the project lease is tested on its own (test_lease.py)
+        monkeypatch.setattr(ProjectLease, name, lambda self: None)
+    state = _saved(tmp_path, slice="webhooks-email", status="inconclusive", verdict="INCONCLUSIVE", step="",
+                   facts={"canary": {"share": 10.0},
+                          "canary-start": {"canary_id": "dpl_c", "window": {"since_ms": 0, "until_ms": 1}}})
+    released = {"rollingRelease": {"state": "COMPLETE", "canaryDeployment": {"id": "dpl_c"},
+                                   "currentDeployment": {"id": "dpl_k"}, "stages": [], "activeStage": None}}
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+        FakeVercel(router)
+        router.get(f"{API}/v1/projects/{PROJECT}/rolling-release").respond(200, json=released)
+        code, _, err = run(capsys, "resume", state.iteration, "--extend", "15m")
+    assert code == 2, err
+    assert "the canary window cannot be extended" in err and "is COMPLETE" in err and "Traceback" not in err
+    assert _store(tmp_path).load(state.iteration).status == "inconclusive"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from reversal.iteration.store import verify_manifest
 from tests.e2e.conftest import cli, iteration_dirs, state_of
 
@@ -90,8 +92,11 @@ def test_run_all_passes_the_p0_slices_then_the_p1_slices_in_order(tmp_path, serv
     assert again.returncode == 0 and "nothing to run" in again.stdout
 
 
-def test_a_changed_cron_schedule_after_deploy_stops_the_slice(tmp_path, serve):
-    served = serve("cron_change_on_deploy=true")
+@pytest.mark.parametrize("instant", [True, False])
+def test_a_changed_cron_schedule_after_deploy_stops_the_slice(tmp_path, serve, instant):
+    """Rolled back to what production ran before: by Instant Rollback to preflight's deployment
+    (its crons come back with it), or (no Instant Rollback) by a rebuild of that deployment."""
+    served = serve("cron_change_on_deploy=true", *(() if instant else ("instant_rollback=false",)))
     result = cli(["run", "--route", "response-timing", "--yes"], tmp_path, served.env)
     assert result.returncode == 1, result.stdout + result.stderr
     [folder] = iteration_dirs(tmp_path)
@@ -101,7 +106,12 @@ def test_a_changed_cron_schedule_after_deploy_stops_the_slice(tmp_path, serve):
     assert "deployment: /api/cron/background-jobs: schedule * * * * * -> */15 * * * *" in reason
     assert "probe" not in state["completed"]  # stopped right after the deploy
     preflight_id = state["facts"]["preflight"]["production"]["id"]
-    rollbacks = [e for e in served.audit() if e["action"] == "deployment.create"
+    audit = served.audit()
+    rollbacks = [e for e in audit if e["action"] == "deployment.create"
                  and e["meta"].get("reversalIntent", "").endswith(":deploy:off")]
-    assert [e["redeployOf"] for e in rollbacks] == [preflight_id]
-    assert state["facts"]["rollback_cron_guard"]["differences"] == []
+    if instant:
+        assert rollbacks == [] and state["facts"]["instant-verify"]["served"] == preflight_id
+        assert [e["id"] for e in audit if e["action"] == "deployment.rollback"] == [preflight_id]
+    else:
+        assert [e["redeployOf"] for e in rollbacks] == [preflight_id]
+        assert state["facts"]["rollback_cron_guard"]["differences"] == []

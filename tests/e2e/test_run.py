@@ -59,13 +59,19 @@ def test_p1_slice_is_refused_before_the_p0_slices_passed(tmp_path):
     assert iteration_dirs(tmp_path) == []
 
 
-def test_offload_that_does_not_help_fails_and_rolls_back(tmp_path):
+def test_offload_that_does_not_help_fails_and_rolls_back_by_rebuild_without_instant_rollback(tmp_path):
+    """The fallback: a project whose deployments cannot be rolled back to (knob
+    instant_rollback=false) rolls back by rebuild, and preflight says why."""
     result = cli(["run", "--route", "response-timing", "--sandbox", "--yes", "--json", *FAST,
-                  "--sandbox-knob", "offload_does_not_help=response-timing"], tmp_path)
+                  "--sandbox-knob", "offload_does_not_help=response-timing",
+                  "--sandbox-knob", "instant_rollback=false"], tmp_path)
     assert result.returncode == 1, result.stderr
     summary = json.loads(result.stdout)
     assert summary["status"] == "rolled-back" and summary["verdict"] == "FAIL"
+    assert "rollback-deploy" in summary["completed"] and "instant-rollback" not in summary["completed"]
     [folder] = iteration_dirs(tmp_path)
+    choice = state_of(folder)["facts"]["preflight"]["rollback"]
+    assert choice["mode"] == "rebuild" and "isRollbackCandidate false" in choice["why"]
     compare = json.loads(next(folder.glob("compare-*.json")).read_text())
     assert compare["verdict"] == "FAIL"
     rollback_flag = json.loads(next(folder.glob("rollback-flip-*")).read_text())
@@ -86,6 +92,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path):
     assert plan["flag_write"] == {"key": "CRON_RESPONSE_TIMING_USE_INNGEST", "value": "true",
                                   "target": "production", "rollback_value": "false"}
     assert plan["probe_requests"][0].startswith("GET http://127.0.0.1:")
+    assert plan["rollback"].startswith("Instant Rollback to the deployment serving production")
     assert plan["missing"] == []
     assert iteration_dirs(tmp_path) == []
 
@@ -122,3 +129,31 @@ def test_signing_key_with_a_trailing_newline_stops_at_preflight(tmp_path):
     checks = json.loads(next(folder.glob("preflight-*")).read_text())
     key = next(c for c in checks["checks"] if c["key"] == "INNGEST_SIGNING_KEY")
     assert key["hasLeadingOrTrailingWhitespace"] is True and "value" not in key
+
+
+def test_a_standard_fail_rolls_back_by_instant_rollback_without_a_build(tmp_path, serve):
+    """The default automatic rollback: Instant Rollback to the deployment preflight found, the
+    flag off in settings, verified, then the rollback window the report compares."""
+    served = serve("offload_does_not_help=response-timing")
+    result = cli(["run", "--route", "response-timing", "--yes", "--json"], tmp_path, served.env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "rolled-back" and summary["verdict"] == "FAIL"
+    assert summary["completed"][-4:] == ["instant-rollback", "instant-flag-off", "instant-verify",
+                                         "rollback-capture"]
+    [folder] = iteration_dirs(tmp_path)
+    state = state_of(folder)
+    known_good = state["facts"]["preflight"]["production"]["id"]
+    assert state["facts"]["preflight"]["rollback"]["mode"] == "instant"
+    audit = served.audit()
+    assert sum(1 for e in audit if e["action"] == "deployment.create") == 1  # the flip's; no rollback build
+    assert [e["id"] for e in audit if e["action"] == "deployment.rollback"] == [known_good]
+    assert state["facts"]["instant-verify"]["served"] == known_good
+    flag = json.loads(next(folder.glob("instant-flag-off-*")).read_text())
+    assert flag["value"] == "false" and flag["verification"] == "read-back"
+    window = state["facts"]["rollback-capture"]["window"]
+    assert window["since_ms"] == state["facts"]["instant-verify"]["ready_ms"]
+    timeline = (folder / "timeline.md").read_text()
+    assert "Rolling back by Instant Rollback" in timeline and "rollback window vs post window" in timeline
+    assert "rollback window" in (folder / "report.html").read_text()
+    assert verify_manifest(folder) == []

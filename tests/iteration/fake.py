@@ -24,6 +24,7 @@ from reversal.iteration.ports import (
     PlatformError,
     Probed,
     Production,
+    RollbackRefused,
 )
 from reversal.iteration.state import IterationState
 from reversal.iteration.store import IterationStore
@@ -99,6 +100,13 @@ class World:
     flag_writes: list[str] = field(default_factory=list)
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {intent, state}
     captures: list[tuple[str, str | None]] = field(default_factory=list)  # (source, attached file)
+    rollback_candidate: bool | None = True  # what the deployments list says of the known-good one
+    refuse_instant: bool = False  # Vercel answers an Instant Rollback with a 4xx "not possible"
+    serving: str | None = None  # set by an Instant Rollback until the next deployment
+    rollbacks: list[str] = field(default_factory=list)  # Instant Rollbacks made (target ids)
+    release: dict[str, Any] | None = None  # the project's rolling release (canary mode)
+    traffic: Any = None  # (since_ms, until_ms, release) -> export rows a capture holds besides the probes
+    probe_rows: list[dict[str, Any]] = field(default_factory=list)  # the loop's liveness requests
 
 
 class FakePlatform:
@@ -125,8 +133,53 @@ class FakePlatform:
         return {k: values.get(k, "false") for k in keys}, set()
 
     def production(self) -> Production:
-        ready = [d for d, v in self.world.deployments.items() if v["state"] == "READY"]
-        return Production(ready[-1] if ready else "dpl_initial", "app.test", "app", "READY")
+        ready = [d for d, v in self.world.deployments.items()
+                 if v["state"] == "READY" and not v.get("canary")]
+        served = self.world.serving or (ready[-1] if ready else "dpl_initial")
+        return Production(served, "app.test", "app", "READY")
+
+    # -- canary mode: a rolling release of a build that does not take production
+    def rolling_unavailable(self) -> str | None:
+        return None
+
+    def build_canary(self, source_id, intent_id, on_state) -> Deployed:
+        deployment_id = f"dpl_{len(self.world.deployments) + 1}"
+        self.world.deployments[deployment_id] = {"intent": intent_id, "state": "READY", "canary": True,
+                                                 "flag": self.world.flag}
+        return self.wait_deployment(deployment_id, on_state)
+
+    def wait_canary(self, deployment_id, on_state) -> Deployed:
+        return self.wait_deployment(deployment_id, on_state)
+
+    def start_release(self, canary_id, share) -> dict[str, Any]:
+        self.world.release = {"canaryId": canary_id, "controlId": self.production().id, "percentage": share,
+                              "state": "ACTIVE"}
+        return dict(self.world.release)
+
+    def release_status(self) -> dict[str, Any] | None:
+        return dict(self.world.release) if self.world.release else None
+
+    def complete_release(self, canary_id) -> None:
+        self.world.release = {**self.world.release, "state": "COMPLETE"}
+        self.world.serving = canary_id
+
+    def liveness_probe(self, playbook) -> dict[str, Any]:
+        now, rid = self.clock.now_ms(), f"probe-{len(self.world.probe_rows) + 1}"
+        self.world.probe_rows.append({"timestampInMs": now, "requestPath": f"app.test{playbook.route}",
+                                      "responseStatusCode": 405, "requestId": rid, "message": "",
+                                      "deploymentId": self.production().id})
+        return {"atMs": now, "doneMs": now, "method": "OPTIONS", "status": 405, "requestId": rid}
+
+    def rollback_candidate(self, deployment_id) -> bool | None:
+        return self.world.rollback_candidate
+
+    def instant_rollback(self, deployment_id, reason) -> None:
+        self._effect(gate_ok=False)
+        if self.world.refuse_instant:
+            raise RollbackRefused(f"Vercel refused it: 422 not_rollback_candidate ({deployment_id})")
+        self.world.serving = deployment_id
+        self.world.rollbacks.append(deployment_id)
+        self._after()
 
     def readiness(self, playbook, source) -> list[str]:
         gate = self._effect()
@@ -136,7 +189,9 @@ class FakePlatform:
     def capture(self, since_ms, until_ms, out: Path, *, source="api", source_file=None) -> Captured:
         self._effect(gate_ok=False)
         self.world.captures.append((source, source_file.name if source_file else None))
-        out.write_text("[]")
+        rows = [*(self.world.traffic(since_ms, until_ms, self.world.release) if self.world.traffic else ()),
+                *(r for r in self.world.probe_rows if since_ms <= r["timestampInMs"] <= until_ms)]
+        out.write_text(json.dumps(rows))
         meta = out.with_name(f"{out.stem}.meta.json")
         meta.write_text(json.dumps({"since_ms": since_ms, "until_ms": until_ms}))
         self._after()
@@ -159,6 +214,7 @@ class FakePlatform:
         if gate == "crash_before":
             raise Crash(self.faults.step)
         deployment_id = f"dpl_{len(self.world.deployments) + 1}"
+        self.world.serving = None
         self.world.deployments[deployment_id] = {"intent": intent_id,
                                                  "state": "ERROR" if gate else "READY",
                                                  "flag": self.world.flag}
@@ -238,12 +294,13 @@ class Harness:
     """One project and one artifacts folder; ``drive`` runs as a fresh process each time."""
 
     def __init__(self, root: Path, faults: dict[str, str] | None = None,
-                 always_gate: frozenset[str] = frozenset(), decide_at_look: int | None = 1) -> None:
+                 always_gate: frozenset[str] = frozenset(), decide_at_look: int | None = 1,
+                 instant: bool = True) -> None:
         self.decide_at_look = decide_at_look  # the soak's look that decides (None: never early)
         self.books = BOOKS
         self.book = self.books[SLICE]
         self.faults = Faults(dict(faults or {}), always_gate=always_gate)
-        self.world, self.clock = World(), FakeClock()
+        self.world, self.clock = World(rollback_candidate=instant), FakeClock()
         self.store = IterationStore(root)
         folder = self.store.new_folder(SLICE, self.clock.now_ms())
         self.iteration = folder.name
@@ -259,6 +316,14 @@ class Harness:
     def drive(self) -> IterationState | None:
         """One process: load, drive, return the state (None when it crashed)."""
         self.processes += 1
+        ctx = self.context()
+        try:
+            return machine.drive(ctx, self.state())
+        except Crash:
+            return None
+
+    def context(self) -> machine.Context:
+        """What one process runs with (the attached export is handed over once)."""
         ctx = machine.Context(
             playbook=self.book, books=self.books,
             platform=FakePlatform(self.world, self.faults, self.clock), store=self.store,
@@ -269,10 +334,7 @@ class Harness:
             run_gate=_module.fake_run_gate(self.faults), export=self.attached,
         )
         self.attached = None
-        try:
-            return machine.drive(ctx, self.state())
-        except Crash:
-            return None
+        return ctx
 
     def run_to_end(self, limit: int = 40) -> IterationState:
         """Drive, then resume after every crash and platform error, as an operator would."""

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from reversal.iteration.state import FORWARD_STEPS, ROLLBACK_STEPS, IterationState
+from reversal.iteration.state import FORWARD_STEPS, INSTANT_STANDARD_STEPS, ROLLBACK_STEPS, IterationState
 from tests.iteration.fake import KINDS, Harness
 
 FORWARD_GATES = {"preflight": "stopped", "gates": "stopped", "attribute": "stopped", "deploy": "rolled-back",
@@ -18,6 +18,8 @@ BRANCHES = [(step, kind) for step in FORWARD_STEPS for kind in KINDS
             if (kind != "gate" or step in FORWARD_GATES) and (kind != "error" or step in CALLS_PLATFORM)]
 ROLLBACK_BRANCHES = [(step, kind) for step in ROLLBACK_STEPS for kind in KINDS
                      if kind != "gate" or step in ("rollback-deploy", "rollback-probe")]
+INSTANT_BRANCHES = [(step, kind) for step in INSTANT_STANDARD_STEPS for kind in KINDS
+                    if kind != "gate" or step == "instant-verify"]
 
 
 def _exactly_once(h: Harness) -> None:
@@ -101,9 +103,14 @@ def test_forward_branch(fast_tmp, step, kind):
         assert state.status == expected
         if expected == "stopped":  # refused before any change
             assert state.verdict is None and h.world.flag_writes == [] and not h.world.deployments
-        else:  # FAIL, and rolled back as the playbook says
-            assert state.verdict == "FAIL" and state.completed[-len(ROLLBACK_STEPS):] == list(ROLLBACK_STEPS)
+        else:  # FAIL, and rolled back as the playbook says: by Instant Rollback, without a build
+            path = list(INSTANT_STANDARD_STEPS)
+            assert state.verdict == "FAIL" and state.completed[-len(path):] == path
             assert h.world.flag == "false" and h.world.flag_writes == ["true", "false"]
+            assert len(h.world.deployments) == 1
+            assert h.state().facts["instant-verify"]["served"] == "dpl_initial"
+            # a flagged build that ended ERROR never served production: nothing to ask Vercel
+            assert h.world.rollbacks == ([] if step == "deploy" else ["dpl_initial"])
             assert len(state.reasons) == len(set(state.reasons))
     else:
         assert state.status == "passed" and state.verdict == "PASS"
@@ -112,7 +119,7 @@ def test_forward_branch(fast_tmp, step, kind):
 
 @pytest.mark.parametrize(("step", "kind"), ROLLBACK_BRANCHES)
 def test_rollback_branch(fast_tmp, step, kind):
-    h = Harness(fast_tmp, {"probe": "gate", step: kind})
+    h = Harness(fast_tmp, {"probe": "gate", step: kind}, instant=False)
     first = h.drive()
     if kind == "error":
         assert first.status == "error" and first.step == step and first.verdict == "FAIL"
@@ -124,8 +131,53 @@ def test_rollback_branch(fast_tmp, step, kind):
     _exactly_once(h)
 
 
+@pytest.mark.parametrize(("step", "kind"), INSTANT_BRANCHES)
+def test_instant_rollback_branch(fast_tmp, step, kind):
+    """Each step of the automatic Instant Rollback survives an error, a crash before or after its
+    effect, and (the verification) one failed inline probe: one rollback, one flag write, no build."""
+    h = Harness(fast_tmp, {"probe": "gate", step: kind})
+    first = h.drive()
+    if kind == "error":
+        assert first.status == "error" and first.step == step and first.verdict == "FAIL"
+    state = h.run_to_end()
+    assert state.status == "rolled-back" and state.verdict == "FAIL" and h.world.flag == "false"
+    assert state.completed[-len(INSTANT_STANDARD_STEPS):] == list(INSTANT_STANDARD_STEPS)
+    assert h.world.rollbacks == ["dpl_initial"] and len(h.world.deployments) == 1
+    window = state.facts["rollback-capture"]["window"]
+    assert window["since_ms"] == state.facts["instant-verify"]["ready_ms"]
+    _exactly_once(h)
+
+
+def test_a_refused_instant_rollback_falls_back_to_the_rebuild_and_says_so(fast_tmp):
+    h = Harness(fast_tmp, {"probe": "gate"})
+    h.world.refuse_instant = True
+    state = h.run_to_end()
+    assert state.status == "rolled-back" and state.verdict == "FAIL" and h.world.flag == "false"
+    assert state.completed[-len(ROLLBACK_STEPS):] == list(ROLLBACK_STEPS)
+    assert "instant-flag-off" not in state.completed and h.world.rollbacks == []
+    assert len(h.world.deployments) == 2  # the flip's and the rollback's
+    notes = " ".join(e.message for e in state.events if e.step == "instant-rollback")
+    assert "Instant Rollback not possible" in notes and "rolling back by rebuild" in notes
+    assert "not_rollback_candidate" in state.facts["rollback"]["fallback"]
+    _exactly_once(h)
+
+
+@pytest.mark.parametrize(("candidate", "mode", "expected"), [
+    (True, "instant", "instant"), (None, "instant", "instant"), (False, "instant", "rebuild"),
+    (True, "rebuild", "rebuild")])
+def test_preflight_decides_the_automatic_rollback_and_records_why(fast_tmp, candidate, mode, expected):
+    h = Harness(fast_tmp, {"probe": "gate"}, instant=candidate)
+    h.book = dataclasses.replace(h.book, rollback_mode=mode)
+    state = h.run_to_end()
+    choice = state.facts["preflight"]["rollback"]
+    assert choice["mode"] == expected and state.status == "rolled-back"
+    assert ("rollback-deploy" in state.completed) == (expected == "rebuild")
+    assert len(h.world.deployments) == (2 if expected == "rebuild" else 1)
+    assert f"A FAIL rolls back by {expected}" in state.events[0].message
+
+
 def test_a_rollback_whose_inline_probe_keeps_failing_is_failed_for_a_human(fast_tmp):
-    h = Harness(fast_tmp, {"probe": "gate"}, always_gate=frozenset({"rollback-probe"}))
+    h = Harness(fast_tmp, {"probe": "gate"}, always_gate=frozenset({"rollback-probe"}), instant=False)
     state = h.run_to_end()
     assert state.status == "failed" and state.verdict == "FAIL" and h.world.flag == "false"
     assert "rollback could not be verified" in state.reasons[-1]

@@ -83,14 +83,26 @@ def cron_change(monkeypatch):
     """Production runs CRONS until the first redeploy, whose deployment runs another schedule."""
     def production(self) -> Production:
         ready = [d for d, v in self.world.deployments.items() if v["state"] == "READY"]
-        crons = CRONS if len(ready) != 1 else ({**CRONS[0], "schedule": "*/15 * * * *"},)
-        return Production(ready[-1] if ready else "dpl_initial", "app.test", "app", "READY", crons=crons)
+        changed = ({**CRONS[0], "schedule": "*/15 * * * *"},)
+        crons = CRONS if len(ready) != 1 or self.world.serving else changed
+        served = self.world.serving or (ready[-1] if ready else "dpl_initial")
+        return Production(served, "app.test", "app", "READY", crons=crons)
 
     monkeypatch.setattr(fake.FakePlatform, "production", production)
 
 
-def test_a_changed_cron_schedule_after_deploy_fails_and_rolls_back_from_preflight(fast_tmp, cron_change):
+def test_a_changed_cron_schedule_is_undone_by_the_instant_rollback_to_preflight(fast_tmp, cron_change):
+    """Vercel: an Instant Rollback reverts the crons to the rolled-back deployment's."""
     h = Harness(fast_tmp)
+    state = h.run_to_end()
+    assert state.status == "rolled-back" and state.verdict == "FAIL"
+    assert any("cron guard" in r for r in state.reasons)
+    assert h.world.rollbacks == ["dpl_initial"] and len(h.world.deployments) == 1
+    assert h.world.flag_writes == ["true", "false"]
+
+
+def test_a_changed_cron_schedule_after_deploy_fails_and_rolls_back_from_preflight(fast_tmp, cron_change):
+    h = Harness(fast_tmp, instant=False)
     state = h.run_to_end()
     assert state.status == "rolled-back" and state.verdict == "FAIL"
     reason = next(r for r in state.reasons if "cron guard" in r)

@@ -22,6 +22,8 @@ from tests.iteration.fake import KINDS, Harness
 
 SEQUENCES = 500
 faults = st.dictionaries(st.sampled_from(ALL_STEPS), st.sampled_from(KINDS), max_size=6)
+# the automatic rollback: Instant Rollback, refused by Vercel (then the rebuild), or the rebuild
+rollbacks = st.sampled_from(["instant", "refused", "rebuild"])
 
 
 def _root() -> Path:
@@ -38,11 +40,12 @@ def _abandon(h: Harness, at_ms: int) -> None:
 
 
 @settings(max_examples=SEQUENCES, deadline=None, suppress_health_check=list(HealthCheck))
-@given(faults=faults, abandon_after=st.one_of(st.none(), st.integers(1, 4)))
-def test_faults_and_kills_never_break_the_promises(faults, abandon_after):
+@given(faults=faults, abandon_after=st.one_of(st.none(), st.integers(1, 4)), rollback=rollbacks)
+def test_faults_and_kills_never_break_the_promises(faults, abandon_after, rollback):
     root = _root()
     try:
-        h = Harness(root, faults)
+        h = Harness(root, faults, instant=rollback != "rebuild")
+        h.world.refuse_instant = rollback == "refused"
         for process in range(1, 40):
             if abandon_after == process:
                 _abandon(h, h.clock.now_ms())
@@ -62,7 +65,8 @@ def test_faults_and_kills_never_break_the_promises(faults, abandon_after):
         if state.status == "passed":
             assert h.world.flag == "true" and state.verdict == "PASS"
         if state.verdict == "FAIL" and state.terminal:
-            assert "rollback-deploy" in state.completed and h.world.flag == "false"
+            assert {"rollback-deploy", "instant-flag-off"} & set(state.completed) and h.world.flag == "false"
+            assert not transitions.needs_rollback(state)
         if state.status in ("rolled-back", "abandoned"):
             assert h.world.flag == "false" or not transitions.flipped(state)
         if state.status == "stopped":

@@ -163,3 +163,27 @@ def test_canary_build_is_not_promoted_and_a_failed_build_raises(router):
         200, json={"id": "dpl_new", "url": "n.vercel.app", "readyState": "ERROR"})
     with pytest.raises(DeployFailed, match="ended ERROR"):
         build_canary(make_client(), source=source, clock=FakeClock(), intent_id="it:deploy:canary#2")
+
+
+@pytest.mark.parametrize(("status", "refused"), [(422, True), (402, True), (403, True), (401, False),
+                                                 (503, False)])
+def test_a_refused_instant_rollback_is_told_apart_from_an_outage(router, status, refused):
+    from reversal.iteration.live import LivePlatform
+    from reversal.iteration.ports import PlatformError, RollbackRefused
+
+    router.post(f"{BASE}/rollback/dpl_control").mock(return_value=error(status, "nope", "not possible"))
+    router.get(f"{API}/v9/projects/{PROJECT}").respond(200, json={"targets": {"production": {"id": "dpl_x"}}})
+    platform = LivePlatform(config=None, clock=None, ui=None, client=make_client())  # type: ignore[arg-type]
+    with pytest.raises(PlatformError) as caught:
+        platform.instant_rollback("dpl_control", "verdict FAIL")
+    assert isinstance(caught.value, RollbackRefused) is refused
+
+
+def test_preflight_reads_whether_the_known_good_deployment_is_a_rollback_candidate(router):
+    from reversal.iteration.live import LivePlatform
+
+    listed = [{"uid": "dpl_a", "state": "READY", "target": "production", "isRollbackCandidate": False},
+              {"uid": "dpl_b", "state": "READY", "target": "production", "isRollbackCandidate": None}]
+    router.get(f"{API}/v6/deployments").respond(200, json={"deployments": listed})
+    platform = LivePlatform(config=None, clock=None, ui=None, client=make_client())  # type: ignore[arg-type]
+    assert [platform.rollback_candidate(d) for d in ("dpl_a", "dpl_b", "dpl_c")] == [False, None, None]

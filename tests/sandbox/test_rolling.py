@@ -186,3 +186,15 @@ def test_cron_split_false_keeps_crons_on_production(start_sandbox):
         webhooks = Counter(r["deploymentId"] for r in rows if r["requestPath"] == "/api/webhooks/email")
         assert set(crons) == {control} and sum(crons.values()) > 30
         assert set(webhooks) == {control, canary["id"]}
+
+
+def test_without_instant_rollback_no_deployment_is_a_candidate_and_a_rollback_is_refused(start_sandbox):
+    info = start_sandbox(instant_rollback=False, traffic=False, history_s=60)
+    with client(info) as c:
+        control = production_id(c)
+        listed = c.get("/v6/deployments", params={"target": "production", "state": "READY"}).json()
+        assert [d["isRollbackCandidate"] for d in listed["deployments"]] == [False]
+        newer = redeploy(info)
+        refused = c.post(f"/v1/projects/{info.project_id}/rollback/{control}")
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "not_rollback_candidate"
+        assert production_id(c) == newer["id"]
