@@ -9,7 +9,8 @@ import httpx
 
 from tests.e2e.conftest import FAST, cli, iteration_dirs, state_of
 
-CANARY = ("run", "--route", "webhooks-email", "--canary", "10%", "--window", "90m", "--yes", "--json")
+# 150 simulated minutes: each arm gets well over the 20 requests a verdict needs (90m gave 19-31)
+CANARY = ("run", "--route", "webhooks-email", "--canary", "10%", "--window", "150m", "--yes", "--json")
 DECAY = ("--sandbox-knob", "traffic_model=decay")
 
 
