@@ -51,11 +51,13 @@ def test_second_concurrent_run_exits_4_and_the_first_is_undisturbed(tmp_path, se
 def _run_until_done(tmp_path: Path, env: dict, slice_name: str, rng: random.Random,
                     kills: list[float]) -> subprocess.CompletedProcess | None:
     """Start/resume the slice, SIGKILL it at a random moment, until a run ends by itself."""
-    for _ in range(60):
+    for attempt in range(60):
         proc = subprocess.Popen([sys.executable, "-m", "reversal", "run", "--route", slice_name,
                                  "--yes"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-        delay = rng.uniform(0.3, 3.0)  # process start + lease take ~1 s on a loaded machine
+        # process start + lease take ~1 s on a loaded machine, several under heavy load: the
+        # window grows with the attempts so a slow machine still gets whole steps done
+        delay = rng.uniform(0.3, 3.0) * (1 + attempt / 8)
         try:
             out, err = proc.communicate(timeout=delay)
             return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
