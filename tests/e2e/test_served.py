@@ -93,11 +93,16 @@ def test_sigkill_at_random_moments_then_resume_always_finishes_exactly_once(tmp_
         state = state_of(folder)
         assert state["status"] == "rolled-back", (folder.name, state["reasons"])
         assert verify_manifest(folder) == [], folder.name
-        for effect in ("deploy:on", "deploy:off"):
+        # a FAIL rolls back by Instant Rollback (no rebuild); an operator's rollback rebuilds
+        instant = [j for j in state["journal"] if j["effect"] == "rollback:instant" and j["phase"] == "done"]
+        for effect, expected in (("deploy:on", 1), ("deploy:off", 0 if instant else 1)):
             intent = f"{state['iteration']}:{effect}"
             created = [e for e in audit if e["action"] == "deployment.create"
                        and e["meta"].get("reversalIntent") == intent]
-            assert len(created) == 1, (folder.name, effect, created)
+            assert len(created) == expected, (folder.name, effect, created)
+        if instant:
+            assert len(instant) == 1, (folder.name, instant)
+            assert state["facts"]["instant-verify"]["served"] == instant[0]["deployment_id"]
     for slice_name, key in slices.items():
         flips = [j for f in iteration_dirs(tmp_path) if state_of(f)["slice"] == slice_name
                  for j in state_of(f)["journal"] if j["phase"] == "done"
