@@ -77,11 +77,11 @@ def signature_sql(fmt: str) -> str:
 
     path, status, rid, message, layout = SIGNATURE_SOURCES[fmt]
     ids = f"count(DISTINCT {rid})" if rid else "0"
-    per_signature = ", ".join(
-        f"count(*) FILTER (WHERE regexp_matches({message}, '{regex.replace(chr(39), chr(39) * 2)}')), "
-        + (f"count(DISTINCT {rid}) FILTER (WHERE regexp_matches({message}, "
-           f"'{regex.replace(chr(39), chr(39) * 2)}'))" if rid else "0")
-        for regex in BUILTIN.values())
+    matches = [f"regexp_matches({message}, '{regex.replace(chr(39), chr(39) * 2)}')"
+               for regex in BUILTIN.values()]
+    per_signature = ", ".join(f"count(*) FILTER (WHERE {m}), "
+                              + (f"count(DISTINCT {rid}) FILTER (WHERE {m})" if rid else "0")
+                              for m in matches)
     duration = _DURATION.format(d="durationMs") if fmt == "export" else "NULL"
     return (f"SELECT {path}, CAST({status} AS VARCHAR), count(*), {ids}, {duration}, {per_signature} "
             f"FROM read_json(?, format='{layout}') GROUP BY ALL")

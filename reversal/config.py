@@ -156,10 +156,6 @@ def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
     return None
 
 
-def url_parses(url: str, schemes: tuple[str, ...]) -> bool:
-    return url_problem(url, schemes) is None
-
-
 def linked_project(root: Path) -> dict[str, str]:
     """``.vercel/project.json`` as ``vercel link`` writes it: ``projectId``, ``orgId``."""
     path = root / ".vercel" / "project.json"

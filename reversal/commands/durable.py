@@ -32,12 +32,14 @@ def _seconds(option: str, text: str) -> float:
 def _check_dsn(dsn: str, variable: str) -> None:
     """A PostgreSQL URL must parse before the driver sees it (``[::1:1`` made psycopg fail
     with the whole URL in its message); the error shows it without the password."""
-    from reversal.config import url_parses
+    from reversal.config import url_problem
     from reversal.redact import describe_dsn
 
-    if dsn.startswith(("postgresql://", "postgres://")) and not url_parses(dsn, ("postgresql", "postgres")):
-        raise InputError(f"{variable} ({describe_dsn(dsn)}): not a valid PostgreSQL URL; expected "
-                         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE.")
+    schemes = ("postgresql", "postgres")
+    problem = dsn.startswith(tuple(f"{s}://" for s in schemes)) and url_problem(dsn, schemes)
+    if problem:
+        raise InputError(f"{variable} ({describe_dsn(dsn)}): not a valid PostgreSQL URL: {problem}; "
+                         "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE.")
 
 
 def _colour(text: str, ok: bool) -> str:

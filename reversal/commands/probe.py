@@ -38,15 +38,16 @@ def _render(result: Any, slice_name: str) -> str:
 
 def _app_url(url: str | None) -> str:
     """The base URL to probe: http(s), with a host that parses (``http://[::1`` does not)."""
-    from reversal.config import url_parses
+    from reversal.config import url_problem
 
     if not url:
         raise InputError(
             "no app URL to probe: pass --app-url, set REVERSAL_APP_URL, or app_url in reversal.yaml."
         )
-    if not url_parses(url, ("http", "https")):
+    problem = url_problem(url, ("http", "https"))
+    if problem:
         raise InputError(f"app URL {url!r} (--app-url, REVERSAL_APP_URL or app_url) is not an absolute "
-                         "http(s) URL with a valid host; expected e.g. https://your-app.vercel.app.")
+                         f"http(s) URL with a valid host: {problem}; expected e.g. https://your-app.vercel.app.")
     return url
 
 

@@ -52,14 +52,15 @@ def _human(info: Any, factor: float) -> str:
 def _check_dsn(dsn: str) -> None:
     """A ``database_url`` knob must be a PostgreSQL URL the driver can parse; the error shows
     the DSN without its password."""
-    from reversal.config import url_parses
+    from reversal.config import url_problem
     from reversal.errors import InputError
     from reversal.redact import describe_dsn
 
-    if not url_parses(dsn, ("postgresql", "postgres")):
+    problem = url_problem(dsn, ("postgresql", "postgres"))
+    if problem:
         raise InputError(
             f"sandbox knob database_url ({describe_dsn(dsn)}): expected a PostgreSQL URL "
-            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE with a valid host."
+            f"postgresql://USER:PASSWORD@HOST:PORT/DATABASE with a valid host, but {problem}."
         )
 
 

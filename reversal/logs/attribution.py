@@ -235,7 +235,7 @@ class Tally:
             selects.append(lambda r, _s, _n, route=route: r == route)
             selects += [lambda r, _s, found, route=route, name=name: r == route and name in (found or ())
                         for name in names if name in per_route[route].signatures]
-        distinct = iter(engine.distinct_many(selects))
+        distinct = map(engine.distinct, selects)
         requests = next(distinct)
         routes = []
         for route in sorted(per_route):

@@ -246,7 +246,7 @@ def window_of(counts: ColumnTally, criteria: Criteria, span: Span | None, name: 
         rows=counts.rows,
         rows_outside_span=counts.outside,
         table={key: Cell(n, distinct) for (key, n), distinct in
-               zip(rows.items(), counts.distinct_many([members[key] for key in rows]), strict=True)},
+               zip(rows.items(), (counts.distinct(members[key]) for key in rows), strict=True)},
         target=_events(counts, lambda r, s, n: r == target and criteria.target_fails(s, n)),
         failures={route: _events(counts, lambda r, s, n, route=route: r == route
                                  and criteria.route_fails(s, n)) for route in sorted(failing)},

@@ -97,7 +97,8 @@ class _Ids:
         """Sort the pending rows by group and reduce each group's part into a segment."""
         if not self._pending:
             return
-        groups, hashes = (np.concatenate(column) for column in list(zip(*self._pending, strict=True))[:2])
+        groups = np.concatenate([p[0] for p in self._pending])
+        hashes = np.concatenate([p[1] for p in self._pending])
         minutes = np.concatenate([p[2] for p in self._pending]) if self.by_minute else None
         self._pending, self._pending_rows = [], 0
         order = np.argsort(groups, kind="stable")
@@ -321,10 +322,6 @@ class ColumnTally:
     def distinct(self, select: Select) -> int:
         """Distinct request ids among the rows whose (route, status, names) ``select`` keeps."""
         return sum(len(hashes) for hashes, _ in self.ids.unions(self._chosen(select)))
-
-    def distinct_many(self, selects: Sequence[Select]) -> list[int]:
-        """``distinct`` of each selection."""
-        return list(map(self.distinct, selects))
 
     def first_seen_minutes(self, select: Select) -> tuple[int, Counter[int]]:
         """(distinct requests, requests by the minute of their first selected row), ``by_minute``."""
