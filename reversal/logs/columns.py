@@ -40,17 +40,15 @@ class Fallback(Exception):
 
 class Columns(NamedTuple):
     """One batch, column-wise, each column read once in order except ``request_id`` and ``ts``
-    (lists); the others may be lazy iterables. ``path`` is the raw request path (the tally
-    normalizes it, cached); ``status`` an int (-1: no response) or anything else for blank;
-    ``duration`` is raw."""
+    (lists); the others may be lazy iterables. ``shape`` holds each row's (raw request path,
+    status, message, level) tuple, the one key the tally looks up per row, made in one C call
+    where the rows are structs; the tally normalizes the path (cached); the status is an int
+    (-1: no response) or anything else for blank; ``duration`` is raw."""
 
-    path: Iterable
-    status: Iterable
+    shape: Iterable[tuple]
     request_id: list
     ts: list
     duration: Iterable
-    message: Iterable
-    level: Iterable
 
 
 class AttributionRow(TallyRow):
@@ -105,12 +103,13 @@ class _Page(msgspec.Struct, rename="camel", gc=False):
 
 _NO_LINE = (_Line(),)
 _MESSAGE, _LEVEL, _DURATION = attrgetter("message"), attrgetter("level"), attrgetter("duration_ms")
+_ID_FIELD, _TS_FIELD = attrgetter("request_id"), attrgetter("timestamp_in_ms")
 _PATH, _ID, _TIMESTAMP = attrgetter("request_path"), attrgetter("id"), attrgetter("timestamp")
 _CLI_STATUS, _STATUS, _REQUEST_ID = (attrgetter("response_status_code"), attrgetter("status_code"),
                                      attrgetter("request_id"))
-_FIELDS = tuple(map(attrgetter, ("request_path", "response_status_code", "request_id", "timestamp_in_ms",
-                                  "duration_ms", "message", "level")))
-_RECORD = attrgetter("route", "status", "request_id", "ts_ms", "duration_ms", "message", "level")
+_ROW_SHAPE = attrgetter("request_path", "response_status_code", "message", "level")
+_RECORD_SHAPE = attrgetter("route", "status", "message", "level")
+_RECORD_REST = attrgetter("request_id", "ts_ms", "duration_ms")
 
 
 _POSITIVE: dict[object, int | None] = {}
@@ -124,22 +123,19 @@ def _positive_statuses(raw: list) -> list:
     return list(map(_POSITIVE.__getitem__, raw))
 
 
-def _transpose(rows: list[tuple]) -> Columns:
-    return Columns(*map(list, zip(*rows, strict=True))) if rows else Columns([], [], [], [], [], [], [])
-
-
 def row_columns(rows: list) -> Columns:
     """Columns of export rows / runtime-log lines (``AttributionRow``): statuses stay raw
     (``""`` blank), ids and timestamps are lists, the rest lazy."""
-    path, status, ids, ts, duration, message, level = (map(field, rows) for field in _FIELDS)
-    return Columns(path, status, list(ids), list(ts), duration, message, level)
+    return Columns(map(_ROW_SHAPE, rows), list(map(_ID_FIELD, rows)), list(map(_TS_FIELD, rows)),
+                   map(_DURATION, rows))
 
 
 def record_columns(records: Iterable[LogRecord], size: int = 20_000) -> Iterator[Columns]:
     """Columns of any stream of records (already normalized), ``size`` records at a time."""
     it = iter(records)
     while batch := list(islice(it, size)):
-        yield Columns(*map(list, zip(*map(_RECORD, batch), strict=True)))
+        ids, ts, duration = map(list, zip(*map(_RECORD_REST, batch), strict=True))
+        yield Columns(map(_RECORD_SHAPE, batch), ids, ts, duration)
 
 
 def _expanded(rows: list, paths: list, statuses: list, ids: list, ts: list, lines: list) -> Columns:
@@ -153,7 +149,8 @@ def _expanded(rows: list, paths: list, statuses: list, ids: list, ts: list, line
         def spread(column: list) -> list:
             return list(chain.from_iterable(map(repeat, column, counts)))
         paths, statuses, ids, ts, duration = map(spread, (paths, statuses, ids, ts, duration))
-    return Columns(paths, statuses, ids, ts, duration, map(_MESSAGE, flat), map(_LEVEL, flat))
+    shapes = zip(paths, statuses, map(_MESSAGE, flat), map(_LEVEL, flat), strict=True)
+    return Columns(shapes, ids, ts, duration)
 
 
 def cli_columns(rows: list[_CliRow]) -> Columns:
@@ -190,9 +187,12 @@ def drain_columns(rows: list[_DrainRow]) -> Columns:
         status = r.status_code
         if status is None and proxy is not None:
             status = proxy.status_code
-        out.append((path, status if status is not None and status > 0 else None, r.request_id,
-                    int(r.timestamp), None, r.message, r.level))
-    return _transpose(out)
+        out.append(((path, status if status is not None and status > 0 else None, r.message, r.level),
+                    r.request_id, int(r.timestamp)))
+    if not out:
+        return Columns([], [], [], [])
+    shapes, ids, ts = map(list, zip(*out, strict=True))
+    return Columns(shapes, ids, ts, [None] * len(ts))
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -245,8 +245,7 @@ class ColumnTally:
                 ts = cols.ts
                 if not ts:
                     return
-        shapes = zip(cols.path, cols.status, cols.message, cols.level, strict=True)
-        codes = list(map(self._codes.__getitem__, shapes))
+        codes = list(map(self._codes.__getitem__, cols.shape))
         ids = cols.request_id
         every_id = all(ids)
         no_id = not every_id and not any(ids)  # runtime-log lines

@@ -68,11 +68,11 @@ class DiscoveryTally(Tally):
             found = self._masked[message] = mask(message)
         return found
 
-    def _consume(self, rows: Iterable[Any], fields: Any) -> None:
+    def _consume(self, rows: Iterable[tuple[tuple, str, int]]) -> None:
         route_of, counts, shapes = self._route_of, self._counts, self._shapes
         signatures_of, masked_of = self._signatures_of, self._mask
         count = 0
-        for path, status, request_id, ts, _duration, message, level in map(fields, rows):
+        for (path, status, message, level), request_id, ts in rows:
             count += 1
             if status.__class__ is not int:
                 status = None
@@ -112,8 +112,8 @@ class DiscoveryTally(Tally):
         self.rows += count
 
     def add_columns(self, columns: Any) -> None:
-        """The fast path's columns, row by row (``tuple`` of a row tuple is the row itself)."""
-        self._consume(zip(*columns, strict=True), tuple)
+        """The fast path's columns, row by row."""
+        self._consume(zip(columns.shape, columns.request_id, columns.ts, strict=True))
 
     def merge(self, other: Tally) -> None:
         assert isinstance(other, DiscoveryTally)
