@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from itertools import chain, islice, repeat
+from itertools import chain, compress, islice, repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
@@ -29,6 +29,8 @@ SPLITTABLE = ("export", "drain-json", "cli-requests", "runtime-logs", "drain-ndj
 """Formats whose files can be cut into byte ranges (request-logs: one page per line only)."""
 
 
+CACHE_LIMIT = 100_000
+"""Distinct shapes, paths and messages remembered before a cache is cleared."""
 LINE_BLOCK_BYTES = 1024 * 1024
 """Bytes of whole lines decoded at once: each block is copied a few times (newlines to commas),
 so it is kept small; larger blocks do not decode faster."""
@@ -73,7 +75,9 @@ class _CliRow(msgspec.Struct, rename="camel", gc=False):
     duration_ms: int | float | None = None
 
 
-class _Proxy(msgspec.Struct, rename="camel", gc=False):
+class _Proxy(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    """Frozen, so a row's raw shape (``_DRAIN_SHAPE``) can be a dict key."""
+
     path: str | None = ""
     status_code: int | None = None
 
@@ -175,23 +179,36 @@ def page_columns(pages: list[_Page]) -> Columns:
                      [_ms(r.timestamp) for r in rows], [r.logs or _NO_LINE for r in rows])
 
 
+class _DrainShapes(dict):
+    """A drain row's raw shape (path, status, message, level, proxy) -> the shape the tally
+    counts (requested path, status, message, level), or ``None`` for an entry without a path
+    (build logs, skipped): worked out once per distinct raw shape, not per row."""
+
+    def __missing__(self, raw: tuple) -> tuple | None:
+        path, status, message, level, proxy = raw
+        if proxy is not None:
+            path = proxy.path or path
+            if status is None:
+                status = proxy.status_code
+        if len(self) >= CACHE_LIMIT:
+            self.clear()
+        shape = self[raw] = (path, status if status is not None and status > 0 else None,
+                             message, level) if path else None
+        return shape
+
+
+_DRAIN_SHAPE = attrgetter("path", "status_code", "message", "level", "proxy")
+_DRAIN_SHAPES = _DrainShapes()
+
+
 def drain_columns(rows: list[_DrainRow]) -> Columns:
     """``proxy.path`` is the requested path; entries without a path (build logs) are skipped;
     status -1 or missing = blank (``readers._drain_record``)."""
-    out = []
-    for r in rows:
-        proxy = r.proxy
-        path = (proxy.path if proxy is not None and proxy.path else None) or r.path
-        if not path:
-            continue
-        status = r.status_code
-        if status is None and proxy is not None:
-            status = proxy.status_code
-        out.append(((path, status if status is not None and status > 0 else None, r.message, r.level),
-                    r.request_id, int(r.timestamp)))
-    if not out:
-        return Columns([], [], [], [])
-    shapes, ids, ts = map(list, zip(*out, strict=True))
+    shapes = list(map(_DRAIN_SHAPES.__getitem__, map(_DRAIN_SHAPE, rows)))
+    ids, ts = list(map(_REQUEST_ID, rows)), list(map(int, map(_TIMESTAMP, rows)))
+    if None in shapes:
+        keep = list(map(bool, shapes))
+        shapes, ids, ts = (list(compress(column, keep)) for column in (shapes, ids, ts))
     return Columns(shapes, ids, ts, [None] * len(ts))
 
 

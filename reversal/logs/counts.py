@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from reversal.logs.columns import Columns, record_columns
+from reversal.logs.columns import CACHE_LIMIT, Columns, record_columns
 from reversal.logs.model import normalize_path
 from reversal.logs.signatures import Catalogue
 
@@ -38,8 +38,6 @@ PENDING_ROWS = 1_000_000
 """Id rows kept as they came (12-16 bytes each) before they are reduced per group."""
 UNION_ROWS = 2_000_000
 """Hashes sorted at once by a distinct count: larger unions go a slice of the hash range at a time."""
-CACHE_LIMIT = 100_000
-"""Distinct shapes, paths and messages remembered before the caches are cleared."""
 
 Info = tuple[str, Any, Any, Any]
 """What a code stands for: (route, status, signature names or None without a message, level)."""
