@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from reversal.errors import InputError
-from reversal.logs import attribution, counts
+from reversal.logs import attribution, columns, counts
 from reversal.logs import compare as compare_module
 from reversal.logs.attribution import attribute, attribute_files
 from reversal.logs.columns import file_columns
@@ -144,6 +144,16 @@ def test_counts_stay_exact_when_the_caches_are_cleared(monkeypatch):
     monkeypatch.setattr(counts, "CACHE_LIMIT", 100_000)
     assert got == attribute(records, CAT)
     assert (got.rows, got.requests, [r.route for r in got.routes]) == (3000, 400, ["/api/cron/x"])
+
+
+@pytest.mark.parametrize("fmt", ["drain-json", "drain-ndjson"])
+def test_drain_shapes_stay_exact_and_bounded_when_their_cache_is_cleared(tmp_path, monkeypatch, fmt):
+    monkeypatch.setattr(columns, "CACHE_LIMIT", 3)
+    columns._DRAIN_SHAPES.clear()
+    path = write_all(tmp_path, "base", BASE)[fmt]
+    fast = attribute_files([path], CAT)
+    assert len(columns._DRAIN_SHAPES) <= 3
+    assert replace(fast, inputs=()) == attribute(read_records(path), CAT)
 
 
 def test_a_bad_line_in_a_parallel_range_is_reported_with_its_line_number(tmp_path, parallel):
