@@ -2,8 +2,8 @@
 structs, then turned into columns (one list per field) that the tallies count with C-level
 builtins (``Counter``, ``map``, ``zip``) instead of a Python loop over ``LogRecord`` objects.
 
-A batch is an export chunk (``readers.export_batches``) or a block of whole NDJSON lines
-joined into one JSON array, so each batch costs one ``msgspec`` decode. Line-oriented files
+A batch is an export chunk (``readers.export_batches``) or a block of whole NDJSON lines, so
+each batch costs one ``msgspec`` decode. Line-oriented files
 and exports are read in byte ranges (``ranges``) so forked workers can share a large file.
 
 Bad input is never reported from here: any decode problem raises ``Fallback`` and the caller
@@ -32,8 +32,8 @@ SPLITTABLE = ("export", "drain-json", "cli-requests", "runtime-logs", "drain-ndj
 CACHE_LIMIT = 100_000
 """Distinct shapes, paths and messages remembered before a cache is cleared."""
 LINE_BLOCK_BYTES = 1024 * 1024
-"""Bytes of whole lines decoded at once: each block is copied a few times (newlines to commas),
-so it is kept small; larger blocks do not decode faster."""
+"""Bytes of whole lines decoded at once (``Decoder.decode_lines``, one call a block); larger
+blocks do not decode faster."""
 
 
 class Fallback(Exception):
@@ -215,8 +215,9 @@ def drain_columns(rows: list[_DrainRow]) -> Columns:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _line_blocks(path: Path, start: int, stop: int | None, chunk_bytes: int) -> Iterator[bytes]:
-    """Blocks of whole lines from ``start`` to ``stop`` (both at line starts)."""
+def _line_blocks(path: Path, start: int, stop: int | None, chunk_bytes: int) -> Iterator[memoryview]:
+    """Blocks of whole lines from ``start`` to ``stop`` (both at line starts), as views: not
+    copied again after the read."""
     with path.open("rb") as handle:
         handle.seek(start)
         pos, pending = start, b""
@@ -225,7 +226,7 @@ def _line_blocks(path: Path, start: int, stop: int | None, chunk_bytes: int) -> 
             data = handle.read(want) if want > 0 else b""
             if not data:
                 if pending:
-                    yield pending
+                    yield memoryview(pending)
                 return
             pos += len(data)
             block = pending + data if pending else data
@@ -235,30 +236,28 @@ def _line_blocks(path: Path, start: int, stop: int | None, chunk_bytes: int) -> 
                     raise Fallback  # the record reader reports the over-long line
                 pending = block
                 continue
-            yield block[:cut]
+            yield memoryview(block)[:cut]
             pending = block[cut:]
 
 
-def _decode_lines(decoder: msgspec.json.Decoder, block: bytes, opens: tuple[bytes, ...] | None) -> list:
-    """The JSON lines of a block decoded as one array. Usually every line is one: the newlines
-    become commas. Otherwise the other lines (CLI chatter, blank lines) are dropped first,
-    except where every non-blank line must be JSON (``opens`` None)."""
-    array = bytearray(b"[")
-    array += block.replace(b"\n", b",")  # a block ends with a newline: its comma becomes the ']'
-    array[-1] = ord("]")
+def _decode_lines(decoder: msgspec.json.Decoder, block: memoryview,
+                  opens: tuple[bytes, ...] | None) -> list:
+    """The JSON lines of a block, decoded in one call (blank lines skipped). Where some line is
+    not JSON, the other lines (CLI chatter) are dropped first, except where every non-blank
+    line must be JSON (``opens`` None)."""
     try:
-        return decoder.decode(array)
+        return decoder.decode_lines(block)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        stripped = map(bytes.strip, block.split(b"\n"))
+        stripped = map(bytes.strip, bytes(block).split(b"\n"))
         keep = list(filter(None, stripped)) if opens is None else [s for s in stripped if s[:1] in opens]
-        return decoder.decode(b"[" + b",".join(keep) + b"]")
+        return decoder.decode_lines(b"\n".join(keep))
 
 
 _LINE_FORMATS = {
-    "cli-requests": (list[_CliRow], (b"{",), cli_columns),
-    "runtime-logs": (list[AttributionRow], (b"{",), row_columns),
-    "drain-ndjson": (list[_DrainRow | list[_DrainRow]], (b"{", b"["), None),
-    "request-logs": (list[_Page], None, page_columns),
+    "cli-requests": (_CliRow, (b"{",), cli_columns),
+    "runtime-logs": (AttributionRow, (b"{",), row_columns),
+    "drain-ndjson": (_DrainRow | list[_DrainRow], (b"{", b"["), None),
+    "request-logs": (_Page, None, page_columns),
 }
 
 
