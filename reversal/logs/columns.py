@@ -3,8 +3,8 @@ structs, then turned into columns (one list per field) that the tallies count wi
 builtins (``Counter``, ``map``, ``zip``) instead of a Python loop over ``LogRecord`` objects.
 
 A batch is an export chunk (``readers.export_batches``) or a block of whole NDJSON lines, so
-each batch costs one ``msgspec`` decode. Line-oriented files
-and exports are read in byte ranges (``ranges``) so forked workers can share a large file.
+each batch costs one ``msgspec`` decode. Line-oriented files and exports are read in byte
+ranges (``ranges``) so forked workers can share a large file.
 
 Bad input is never reported from here: any decode problem raises ``Fallback`` and the caller
 re-reads the file with ``readers.read_records``, whose errors name the exact line or row.
