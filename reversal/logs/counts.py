@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress, repeat
-from operator import floordiv, not_
+from itertools import compress
+from operator import not_
 from typing import Any
 
 import numpy as np
@@ -56,15 +56,32 @@ def _first_of_runs(hashes: np.ndarray) -> np.ndarray:
 
 
 def _reduce(hashes: np.ndarray, minutes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The distinct hashes, sorted, each with its earliest minute (a sort and a mask: numpy's
-    ``unique`` is many times slower on 64-bit ints)."""
+    """The distinct hashes, sorted, each with its earliest minute (a sort, a mask and a
+    ``minimum.reduceat`` per run: numpy's ``unique`` is many times slower on 64-bit ints, and
+    ``lexsort`` on (hash, minute) twice as slow)."""
     if minutes is None:
         hashes = np.sort(hashes)
         return hashes[_first_of_runs(hashes)], None
-    order = np.lexsort((minutes, hashes))
+    order = np.argsort(hashes)
     hashes, minutes = hashes[order], minutes[order]
-    first = _first_of_runs(hashes)
-    return hashes[first], minutes[first]
+    starts = np.flatnonzero(_first_of_runs(hashes))
+    if not len(starts):
+        return hashes, minutes
+    return hashes[starts], np.minimum.reduceat(minutes, starts)
+
+
+def _pair_counts(codes: np.ndarray, minutes: np.ndarray) -> dict[tuple[int, int], int]:
+    """Rows per (code, minute) by one sort of packed keys: a ``Counter`` of tuples would build a
+    Python tuple per row. Minutes are packed relative to the batch's earliest, in 32 bits."""
+    if not len(codes):
+        return {}
+    low = int(minutes.min())
+    keys = np.sort((codes << 32) | (minutes - low))
+    starts = np.flatnonzero(_first_of_runs(keys))
+    counts = np.diff(starts, append=len(keys))
+    pairs = keys[starts]
+    return dict(zip(zip((pairs >> 32).tolist(), ((pairs & 0xFFFFFFFF) + low).tolist(), strict=True),
+                    counts.tolist(), strict=True))
 
 
 class _Ids:
@@ -223,10 +240,10 @@ class ColumnTally:
             self._group_by_code.append(g)
         return code
 
-    def _groups_of(self, codes: list[int]) -> np.ndarray:
+    def _groups_of(self, codes: np.ndarray) -> np.ndarray:
         if len(self._group_array) != len(self._group_by_code):
             self._group_array = np.array(self._group_by_code, np.int32)
-        return self._group_array[np.array(codes, np.int32)]
+        return self._group_array[codes]
 
     # --- counting -----------------------------------------------------------------------------
 
@@ -247,9 +264,16 @@ class ColumnTally:
         ids = cols.request_id
         every_id = all(ids)
         no_id = not every_id and not any(ids)  # runtime-log lines
-        # rows by (code, minute) for compare, by (code, raw duration) for attribute: one Counter
-        minutes = list(map(floordiv, ts, repeat(MINUTE_MS))) if self.by_minute else ()
-        keys = zip(codes, minutes if self.by_minute else cols.duration, strict=True)
+        self.rows += len(ts)
+        low, high = min(ts), max(ts)
+        self.first_ts = low if self.first_ts is None else min(low, self.first_ts)
+        self.last_ts = high if self.last_ts is None else max(high, self.last_ts)
+        if self.by_minute:
+            self._count_by_minute(np.array(codes, np.int64), np.array(ts, np.int64) // MINUTE_MS, ids,
+                                  every_id, no_id)
+            return
+        # rows by (code, raw duration): one Counter
+        keys = zip(codes, cols.duration, strict=True)
         if every_id:
             self.rows_by.update(keys)
         elif no_id:  # every row unidentified: count once, add twice (per distinct key)
@@ -260,19 +284,31 @@ class ColumnTally:
             keys = list(keys)
             self.rows_by.update(keys)
             self.unidentified.update(compress(keys, map(not_, ids)))
-        self.rows += len(ts)
-        low, high = min(ts), max(ts)
-        self.first_ts = low if self.first_ts is None else min(low, self.first_ts)
-        self.last_ts = high if self.last_ts is None else max(high, self.last_ts)
         if no_id:
             return
         if not every_id:
             has_id = list(map(bool, ids))
             ids, codes = compress(ids, has_id), list(compress(codes, has_id))
-            minutes = compress(minutes, has_id)
         hashes = np.fromiter(map(hash, ids), np.int64, len(codes))
-        self.ids.append(self._groups_of(codes), hashes,
-                        np.fromiter(minutes, np.int32, len(codes)) if self.by_minute else None)
+        self.ids.append(self._groups_of(np.array(codes, np.int32)), hashes, None)
+
+    def _count_by_minute(self, codes: np.ndarray, minutes: np.ndarray, ids: list, every_id: bool,
+                         no_id: bool) -> None:
+        """Rows by (code, minute), and the ids with their minutes (compare): counted in numpy."""
+        counts = _pair_counts(codes, minutes)
+        self.rows_by.update(counts)
+        if every_id:
+            self.ids.append(self._groups_of(codes), np.fromiter(map(hash, ids), np.int64, len(ids)),
+                            minutes.astype(np.int32))
+            return
+        if no_id:
+            self.unidentified.update(counts)
+            return
+        has_id = np.fromiter(map(bool, ids), bool, len(ids))
+        self.unidentified.update(_pair_counts(codes[~has_id], minutes[~has_id]))
+        self.ids.append(self._groups_of(codes[has_id]),
+                        np.fromiter(map(hash, compress(ids, has_id.tolist())), np.int64, int(has_id.sum())),
+                        minutes[has_id].astype(np.int32))
 
     def add_records(self, records: Iterable[Any]) -> None:
         for columns in record_columns(records):

@@ -128,6 +128,23 @@ def test_distinct_counts_and_first_minutes_match_sets_across_settles_and_hash_sl
             {r.request_id for r in rows if r.route == route})
 
 
+@pytest.mark.parametrize("origin", [T0, -90 * MIN])
+def test_rows_per_minute_match_a_python_count_with_and_without_ids(origin):
+    import random
+
+    rng = random.Random(11)
+    rows = [LogRecord(origin + rng.randrange(40 * MIN), rng.choice(["/api/cron/a", "/api/cron/b"]),
+                      rng.choice([200, 500, None]), request_id=rng.choice(["", "", f"q{rng.randrange(50)}"]))
+            for _ in range(3000)]
+    tally = ColumnTally(CAT, by_minute=True)
+    tally.add_records(rows)
+    expected = Counter((r.route, r.status, None, bool(r.request_id), r.ts_ms // MIN * MIN) for r in rows)
+    assert Counter({(route, status, names, has_id, minute * MIN): n
+                    for (route, status, names, has_id, minute), n in tally.kinds()}) == expected
+    total, _ = tally.first_seen_minutes(lambda *_: True)
+    assert total == len({r.request_id for r in rows if r.request_id})
+
+
 def test_repeated_ids_do_not_grow_the_store():
     once, again = ColumnTally(CAT), ColumnTally(CAT)
     once.add_records(_records(5000, 1))
