@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from itertools import chain, compress, islice, repeat
-from operator import attrgetter
+from operator import attrgetter, not_
 from pathlib import Path
 from typing import NamedTuple
 
@@ -107,7 +107,7 @@ class _Page(msgspec.Struct, rename="camel", gc=False):
 
 _NO_LINE = (_Line(),)
 _MESSAGE, _LEVEL, _DURATION = attrgetter("message"), attrgetter("level"), attrgetter("duration_ms")
-_ID_FIELD, _TS_FIELD = attrgetter("request_id"), attrgetter("timestamp_in_ms")
+_ID_FIELD, _TS_FIELD, _LOGS = attrgetter("request_id"), attrgetter("timestamp_in_ms"), attrgetter("logs")
 _PATH, _ID, _TIMESTAMP = attrgetter("request_path"), attrgetter("id"), attrgetter("timestamp")
 _CLI_STATUS, _STATUS, _REQUEST_ID = (attrgetter("response_status_code"), attrgetter("status_code"),
                                      attrgetter("request_id"))
@@ -159,7 +159,10 @@ def _expanded(rows: list, paths: list, statuses: list, ids: list, ts: list, line
 
 def cli_columns(rows: list[_CliRow]) -> Columns:
     statuses = _positive_statuses(list(map(_CLI_STATUS, rows)))
-    lines = [r.logs or (_Line(r.level, r.message),) for r in rows]
+    lines = list(map(_LOGS, rows))
+    if not all(lines):  # a request that logged nothing stands as one line of its own fields
+        for k in compress(range(len(rows)), map(not_, lines)):
+            lines[k] = (_Line(rows[k].level, rows[k].message),)
     return _expanded(rows, list(map(_PATH, rows)), statuses, list(map(_ID, rows)),
                      list(map(_TIMESTAMP, rows)), lines)
 
