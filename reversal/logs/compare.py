@@ -201,12 +201,13 @@ def build_window(
     return window_of(counts, criteria, span, name)
 
 
-def _events(counts: ColumnTally, select: Callable[[str, Any, Any], bool]) -> Events:
-    """Failure events of the rows ``select`` keeps: a request counts once, in the minute of its
-    first failing row."""
+def _events(counts: ColumnTally, kinds: list[tuple[tuple, int]],
+            select: Callable[[str, Any, Any], bool]) -> Events:
+    """Failure events of the rows ``select`` keeps (``kinds``: the tally's, read once per window):
+    a request counts once, in the minute of its first failing row."""
     rows = without_id = 0
     by_minute: Counter[int] = Counter()
-    for (route, status, names, has_id, minute), n in counts.kinds():
+    for (route, status, names, has_id, minute), n in kinds:
         if select(route, status, names):
             rows += n
             by_minute[minute * MINUTE_MS] += n
@@ -229,7 +230,8 @@ def window_of(counts: ColumnTally, criteria: Criteria, span: Span | None, name: 
     rows: Counter[tuple[str, str]] = Counter()
     members: dict[tuple[str, str], Callable[[str, Any, Any], bool]] = {}
     failing: set[str] = set()
-    for (route, status, names, _has_id, _minute), n in counts.kinds():
+    kinds = list(counts.kinds())
+    for (route, status, names, _has_id, _minute), n in kinds:
         keys = [(route, "all"), (route, f"status:{status_key(status)}"),
                 *((route, f"signature:{x}") for x in names or ())]
         for key in keys:
@@ -247,8 +249,8 @@ def window_of(counts: ColumnTally, criteria: Criteria, span: Span | None, name: 
         rows_outside_span=counts.outside,
         table={key: Cell(n, distinct) for (key, n), distinct in
                zip(rows.items(), (counts.distinct(members[key]) for key in rows), strict=True)},
-        target=_events(counts, lambda r, s, n: r == target and criteria.target_fails(s, n)),
-        failures={route: _events(counts, lambda r, s, n, route=route: r == route
+        target=_events(counts, kinds, lambda r, s, n: r == target and criteria.target_fails(s, n)),
+        failures={route: _events(counts, kinds, lambda r, s, n, route=route: r == route
                                  and criteria.route_fails(s, n)) for route in sorted(failing)},
     )
 
