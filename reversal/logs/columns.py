@@ -107,7 +107,7 @@ class _Page(msgspec.Struct, rename="camel", gc=False):
 
 _NO_LINE = (_Line(),)
 _MESSAGE, _LEVEL, _DURATION = attrgetter("message"), attrgetter("level"), attrgetter("duration_ms")
-_ID_FIELD, _TS_FIELD, _LOGS = attrgetter("request_id"), attrgetter("timestamp_in_ms"), attrgetter("logs")
+_TS_FIELD, _LOGS = attrgetter("timestamp_in_ms"), attrgetter("logs")
 _PATH, _ID, _TIMESTAMP = attrgetter("request_path"), attrgetter("id"), attrgetter("timestamp")
 _CLI_STATUS, _STATUS, _REQUEST_ID = (attrgetter("response_status_code"), attrgetter("status_code"),
                                      attrgetter("request_id"))
@@ -130,7 +130,7 @@ def _positive_statuses(raw: list) -> list:
 def row_columns(rows: list) -> Columns:
     """Columns of export rows / runtime-log lines (``AttributionRow``): statuses stay raw
     (``""`` blank), ids and timestamps are lists, the rest lazy."""
-    return Columns(map(_ROW_SHAPE, rows), list(map(_ID_FIELD, rows)), list(map(_TS_FIELD, rows)),
+    return Columns(map(_ROW_SHAPE, rows), list(map(_REQUEST_ID, rows)), list(map(_TS_FIELD, rows)),
                    map(_DURATION, rows))
 
 

@@ -74,18 +74,23 @@ def _reduce(hashes: np.ndarray, minutes: np.ndarray | None, *, runs: bool = Fals
     return hashes[starts], np.minimum.reduceat(minutes, starts)
 
 
+def _value_counts(values: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """The distinct values and how often each occurs, by a sort and its runs (a ``Counter``
+    fed element by element would cost a Python object per element)."""
+    values = np.sort(values)
+    starts = np.flatnonzero(_first_of_runs(values))
+    return values[starts], np.diff(starts, append=len(values)).tolist()
+
+
 def _pair_counts(codes: np.ndarray, minutes: np.ndarray) -> dict[tuple[int, int], int]:
-    """Rows per (code, minute) by one sort of packed keys: a ``Counter`` of tuples would build a
-    Python tuple per row. Minutes are packed relative to the batch's earliest, in 32 bits."""
+    """Rows per (code, minute), counted as packed int64 keys: minutes relative to the batch's
+    earliest in the low 32 bits."""
     if not len(codes):
         return {}
     low = int(minutes.min())
-    keys = np.sort((codes << 32) | (minutes - low))
-    starts = np.flatnonzero(_first_of_runs(keys))
-    counts = np.diff(starts, append=len(keys))
-    pairs = keys[starts]
+    pairs, counts = _value_counts((codes << 32) | (minutes - low))
     return dict(zip(zip((pairs >> 32).tolist(), ((pairs & 0xFFFFFFFF) + low).tolist(), strict=True),
-                    counts.tolist(), strict=True))
+                    counts, strict=True))
 
 
 class _Ids:
@@ -366,8 +371,6 @@ class ColumnTally:
         total, minutes = 0, Counter()
         for hashes, first in self.ids.unions(self._chosen(select)):
             total += len(hashes)
-            first = np.sort(first)  # requests per minute by runs, not a Counter fed each request
-            starts = np.flatnonzero(_first_of_runs(first))
-            minutes.update(dict(zip(first[starts].tolist(), np.diff(starts, append=len(first)).tolist(),
-                                    strict=True)))
+            found, counts = _value_counts(first)
+            minutes.update(dict(zip(found.tolist(), counts, strict=True)))
         return total, Counter({m * MINUTE_MS: n for m, n in minutes.items()})
