@@ -20,8 +20,7 @@ from typing import Any
 import click
 
 from reversal.errors import EXIT_FAIL, EXIT_OK
-from reversal.evidence.files import ENV_FIX_PREFIX as PREFIX
-from reversal.evidence.files import ENV_FIX_STATE as STATE
+from reversal.evidence.files import ENV_FIX_PREFIX, ENV_FIX_RESULT, ENV_FIX_STATE, env_fix_states
 
 
 class FixJournal:
@@ -35,15 +34,15 @@ class FixJournal:
         """The unfinished fix to resume, else a new folder."""
         from reversal.evidence.files import utc_stamp
 
-        for path in sorted(artifacts.glob(f"{PREFIX}*/{STATE}"), reverse=True):
+        for path in env_fix_states(artifacts):
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("status") == "running":
                 return cls(path.parent, data)
-        folder = artifacts / f"{PREFIX}{utc_stamp(now_ms)}"
+        folder = artifacts / f"{ENV_FIX_PREFIX}{utc_stamp(now_ms)}"
         suffix = 1
         while folder.exists():
             suffix += 1
-            folder = artifacts / f"{PREFIX}{utc_stamp(now_ms)}-{suffix}"
+            folder = artifacts / f"{ENV_FIX_PREFIX}{utc_stamp(now_ms)}-{suffix}"
         folder.mkdir(parents=True)
         journal = cls(folder, {"status": "running", "createdMs": now_ms, "journal": [], "events": []})
         journal.save()
@@ -56,7 +55,7 @@ class FixJournal:
     def save(self) -> None:
         from reversal.evidence.files import write_json
 
-        write_json(self.folder / STATE, self.data)
+        write_json(self.folder / ENV_FIX_STATE, self.data)
 
     def entry(self, effect: str) -> dict[str, Any] | None:
         return next((e for e in reversed(self.data["journal"]) if e["effect"] == effect), None)
@@ -259,6 +258,6 @@ class _Fixer:
             "fixes": [f.as_json() for f in fixes], "written": self.journal.written(),
             "redeploy": redeployed, "checks": [c.as_json() for c in checks],
         }
-        write_json(self.journal.folder / "env-fix.json", document)
+        write_json(self.journal.folder / ENV_FIX_RESULT, document)
         write_text(self.journal.folder / "timeline.md", self.journal.timeline())
         return document

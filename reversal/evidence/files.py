@@ -20,6 +20,13 @@ from typing import Any, BinaryIO
 ENV_FIX_PREFIX = "env-fix-"
 """Evidence folders of ``reversal env fix`` under the artifacts root (beside the iterations)."""
 ENV_FIX_STATE = "fix-state.json"  # not state.json: iteration scans must not take it for one
+ENV_FIX_RESULT = "env-fix.json"
+"""What an ``env fix`` run wrote, redeployed and found on re-audit (written when it ends)."""
+
+
+def env_fix_states(root: Path) -> list[Path]:
+    """The state files of the ``env fix`` runs under ``root``, newest first."""
+    return sorted(root.glob(f"{ENV_FIX_PREFIX}*/{ENV_FIX_STATE}"), reverse=True)
 
 
 def utc_stamp(ms: int) -> str:

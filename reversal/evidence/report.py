@@ -291,12 +291,12 @@ def index_model(root: Path, books: Mapping[str, Playbook]) -> dict[str, Any]:
 def env_fixes(root: Path) -> list[dict[str, Any]]:
     """The ``reversal env fix`` runs beside the iterations, newest first: status, what was
     trimmed, the redeploy, and whether the re-audit came out clean (``None`` until it ends)."""
-    from reversal.evidence.files import ENV_FIX_PREFIX, ENV_FIX_STATE
+    from reversal.evidence.files import ENV_FIX_RESULT, ENV_FIX_STATE, env_fix_states
 
     runs = []
-    for path in sorted(root.glob(f"{ENV_FIX_PREFIX}*/{ENV_FIX_STATE}"), reverse=True):
+    for path in env_fix_states(root):
         state = _read_json(path.parent, ENV_FIX_STATE) or {}
-        result = _read_json(path.parent, "env-fix.json") or {}
+        result = _read_json(path.parent, ENV_FIX_RESULT) or {}
         timeline = path.parent / "timeline.md"
         runs.append({
             "name": path.parent.name, "status": state.get("status", "unreadable"),
