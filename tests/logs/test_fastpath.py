@@ -36,6 +36,23 @@ def test_every_format_is_decoded_in_batches_without_falling_back(tmp_path, fmt):
     assert sum(len(c.ts) for c in fast) == len(list(read_records(path)))
 
 
+@pytest.mark.parametrize("fmt", ["cli-requests", "runtime-logs", "drain-ndjson", "request-logs"])
+def test_lines_longer_than_the_read_buffer_are_read_whole(tmp_path, fmt):
+    path = write_all(tmp_path, "base", BASE)[fmt]
+    longest = max(map(len, path.read_bytes().splitlines()))
+    fast = list(file_columns(path, detect_format(path), chunk_bytes=max(16, longest // 3)))
+    assert sum(len(c.ts) for c in fast) == len(list(read_records(path)))
+
+
+def test_a_line_over_the_limit_sends_the_file_to_the_record_reader(tmp_path, monkeypatch):
+    monkeypatch.setattr(columns, "MAX_LINE_BYTES", 4096)
+    path = tmp_path / "long.ndjson"
+    row = {"requestPath": "/api/x", "timestampInMs": T0, "message": "m" * 10_000}
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(columns.Fallback):
+        list(file_columns(path, "runtime-logs", chunk_bytes=1024))
+
+
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_parallel_ranges_give_the_record_readers_matrix(tmp_path, parallel, fmt):
     path = write_all(tmp_path, "base", BASE)[fmt]
